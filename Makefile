@@ -1,0 +1,44 @@
+# hsimin: two commands on a fresh machine.
+#   make demo   set up .venv, then run the main job on the bundled real sample tray
+#   make test   set up .venv, then run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.hsimin-installed
+DEMO_OUT ?= demo_out
+# GUI tests need a virtual X server with software OpenGL (see docs/ and ENVIRONMENT notes).
+XVFB := $(shell command -v xvfb-run 2>/dev/null)
+ifneq ($(XVFB),)
+  GUI_RUN := xvfb-run -a -s "-screen 0 1280x1024x24"
+else
+  GUI_RUN :=
+endif
+
+.PHONY: demo test venv bench docs lint clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	# torch: the exact CPU wheel that lies on disk (an unpinned torch downloads a multi-GB CUDA build)
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[dev,explain,napari,dask,geo]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(GUI_RUN) $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+bench: $(STAMP)
+	$(PY) benchmarks/io_bench.py
+
+clean:
+	rm -rf $(DEMO_OUT) .pytest_cache build dist

@@ -1,0 +1,14 @@
+"""hsimin.io: readers and writers (the only package, with hsimin.batch, that touches the filesystem).
+
+``open_cube`` picks a reader (ENVI via SPy, HDF5 via h5py, Specim capture folders); ``save_cube``,
+``save_map`` and ``open_map`` choose the format from the extension; ``iter_blocks`` streams a cube in
+bounded memory. All writes are atomic.
+"""
+from .atomic import atomic_output, atomic_outputs, check_output_path
+from .blocks import Block, iter_blocks
+from .dispatch import open_map, output_format, save_cube, save_map
+from .registry import Reader, get_reader, list_readers, open_cube, register_reader
+
+__all__ = ["Block", "Reader", "atomic_output", "atomic_outputs", "check_output_path", "get_reader",
+           "iter_blocks", "list_readers", "open_cube", "open_map", "output_format", "register_reader",
+           "save_cube", "save_map"]
