@@ -5,7 +5,7 @@
 bounded memory. All writes are atomic.
 """
 from .atomic import atomic_output, atomic_outputs, check_output_path
-from .blocks import Block, iter_blocks
+from ..core.blocks import Block, iter_blocks
 from .dispatch import open_map, output_format, save_cube, save_map
 from .registry import Reader, get_reader, list_readers, open_cube, register_reader
 
