@@ -1,0 +1,919 @@
+"""HDF5 through h5py: hsimin's own schema (v1) and a generic reader for other HDF5 cubes.
+
+hsimin HDF5 schema v1 (full description in ``docs/formats.md``)::
+
+    /                      attrs: hsimin_schema = 1, hsimin_version
+    /cube/data             (H, W, B) float32 reflectance, chunked in whole lines
+    /cube/wavelengths      (B,) float64 nm, strictly increasing
+    /cube/fwhm             (B,) float64 nm                    optional
+    /cube/bad_bands        (B,) uint8, 1 = bad band            optional
+    /cube/mask             (H, W) uint8, 1 = core              optional
+    /cube                  attrs: ScanMeta fields, attrs_json
+    /maps/<name>/labels    (H, W) int16, -1 = unclassified
+    /maps/<name>/classes   (K,) UTF-8 strings
+    /maps/<name>/scores    (H, W, K) float32                   optional
+    /maps/<name>/confidence (H, W) float32                     optional
+    /maps/<name>/extra/<x> (H, W[, k]) arrays                  optional
+    /maps/<name>           attrs: produced_by, provenance_json, ScanMeta fields, attrs_json
+    /<group>/<name>        named arrays, e.g. /features/f2200_wavelength_nm (H, W) float32
+
+Readers open the file by path for every read, so a lazy cube can be pickled and read from other
+processes. Writers stream cubes block by block and are atomic (temporary file, then rename).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from ..core.errors import FormatError, HeaderError, HsiminError, InputError, OutputError, OutputExistsError
+from ..core.types import Cube, MineralMap, ScanMeta
+from ..core.units import infer_unit, normalise_unit, sort_order, to_nanometers
+from .atomic import atomic_output
+from .blocks import block_lines, iter_blocks
+from .lazy import LazyCubeArray
+from .registry import Reader, register_reader
+
+SCHEMA_VERSION = 1
+"""Version of the hsimin HDF5 schema this module writes (root attribute ``hsimin_schema``)."""
+
+CUBE_GROUP = "cube"
+MAPS_GROUP = "maps"
+DEFAULT_MAP_NAME = "mineral"
+FEATURES_GROUP = "features"
+RESERVED_GROUPS = (CUBE_GROUP, MAPS_GROUP)
+
+CHUNK_TARGET_BYTES = 8 * 2**20
+"""Target size of one chunk of ``/cube/data`` (whole lines): 8 MiB."""
+
+_META_STR = ("hole_id", "tray_id", "sensor", "source")
+_META_FLOAT = ("depth_from_m", "depth_to_m", "pixel_size_mm")
+
+_WL_NAME = re.compile(r"^(wavelengths?|wl|wls|wvl|wave|lambdas?|band_?cent(er|re)s?|"
+                      r"wavelengths?_?(nm|um|micron|microns|micrometers?|nanometers?)|bands?)$", re.I)
+_UNIT_KEYS = ("units", "unit", "wavelength_units", "wavelength units", "Units", "UNITS")
+# On the cube dataset or a group, 'units' describes the data, so only these name wavelength units.
+_WL_UNIT_KEYS = ("wavelength_units", "wavelength units", "wavelength_unit", "wavelengths_units")
+_FILL_KEYS = ("_FillValue", "missing_value", "data_ignore_value", "data ignore value", "fill_value", "nodata")
+_REFL_SCALE_KEYS = ("reflectance_scale_factor", "reflectance scale factor")
+# ScanMeta.attrs keys that describe how a file lays data out on disk: on reading a cube they describe the
+# HDF5 file, not the source a stored cube was converted from (whose format stays as ``source_format``).
+_LAYOUT_KEYS = frozenset({"format", "interleave", "dtype", "byte_order", "byte order", "header_offset",
+                          "header offset", "data_file", "data file", "dataset", "layout", "chunks", "compression",
+                          "hsimin_schema"})
+_INTERLEAVE = {0: "bsq", 1: "bil", 2: "bip"}  # band axis of a stored (.., .., ..) dataset -> ENVI name
+
+
+# --------------------------------------------------------------------------- small helpers
+
+def _str_attr(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return _str_attr(value.reshape(-1)[0])
+    return str(value)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, (Path, os.PathLike)):
+        return os.fspath(obj)
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", "replace")
+    return str(obj)
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, sort_keys=True, default=_json_default)
+
+
+def _open_read(path: Path) -> h5py.File:
+    """Open an HDF5 file read-only, turning h5py's errors into :class:`FormatError`."""
+    if not path.exists():
+        raise FormatError("no such file", path=path)
+    try:
+        return h5py.File(path, "r", locking=False)
+    except OSError as exc:
+        raise FormatError(f"not a readable HDF5 file ({exc})", path=path) from None
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[h5py.File]:
+    """Open read-only; an OSError while the file is read (truncated or corrupt file) becomes FormatError."""
+    f = _open_read(path)
+    try:
+        with f:
+            yield f
+    except OSError as exc:
+        raise FormatError(f"cannot read the HDF5 file ({exc}); it may be truncated or corrupt", path=path) from None
+
+
+def _schema_version(f: h5py.File, path: Path) -> int | None:
+    """The file's ``hsimin_schema`` (None for a generic HDF5 file); refuses newer schemas."""
+    if "hsimin_schema" not in f.attrs:
+        return None
+    try:
+        v = int(np.asarray(f.attrs["hsimin_schema"]).reshape(-1)[0])
+    except (TypeError, ValueError, IndexError):
+        raise HeaderError(f"root attribute hsimin_schema is {f.attrs['hsimin_schema']!r}, not an integer",
+                          path=path) from None
+    if v > SCHEMA_VERSION:
+        raise FormatError(f"written with hsimin HDF5 schema {v}, this hsimin ({__version__}) reads schema "
+                          f"<= {SCHEMA_VERSION}; upgrade hsimin", path=path)
+    return v
+
+
+def _summary(f: h5py.File, limit: int = 12) -> str:
+    """'name (shape dtype), ...' of the datasets in a file, for error messages."""
+    found: list[str] = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            found.append(f"/{name} {tuple(obj.shape)} {obj.dtype}")
+
+    f.visititems(visit)
+    if not found:
+        return "no datasets"
+    more = f" and {len(found) - limit} more" if len(found) > limit else ""
+    return "datasets " + ", ".join(found[:limit]) + more
+
+
+def _write_meta_attrs(g: h5py.Group, meta: ScanMeta | None) -> None:
+    meta = meta or ScanMeta()
+    for k in _META_STR:
+        v = getattr(meta, k)
+        if v is not None:
+            g.attrs[k] = str(v)
+    for k in _META_FLOAT:
+        v = getattr(meta, k)
+        if v is not None:
+            g.attrs[k] = np.float64(v)
+    g.attrs["attrs_json"] = _dumps(dict(meta.attrs))
+
+
+def _read_meta_attrs(g: h5py.Group, path: Path) -> ScanMeta:
+    kw: dict[str, Any] = {}
+    for k in _META_STR:
+        if k in g.attrs:
+            kw[k] = _str_attr(g.attrs[k])
+    for k in _META_FLOAT:
+        if k in g.attrs:
+            kw[k] = float(np.asarray(g.attrs[k]).reshape(-1)[0])
+    attrs = {}
+    if "attrs_json" in g.attrs:
+        try:
+            attrs = json.loads(_str_attr(g.attrs["attrs_json"]))
+        except json.JSONDecodeError as exc:
+            raise HeaderError(f"{g.name} attribute attrs_json is not valid JSON ({exc})", path=path) from None
+    try:
+        return ScanMeta(**kw, attrs=attrs if isinstance(attrs, dict) else {"value": attrs})
+    except InputError as exc:
+        raise HeaderError(f"{g.name} metadata: {exc.message}", path=path) from None
+
+
+def _chunk_lines(H: int, W: int, B: int, chunk_lines: int | None) -> int:
+    if chunk_lines is not None:
+        if int(chunk_lines) < 1:
+            raise InputError(f"chunk_lines must be >= 1, got {chunk_lines}")
+        return min(int(chunk_lines), max(1, H))
+    return max(1, min(H, CHUNK_TARGET_BYTES // max(1, W * B * 4)))
+
+
+def _compression_kwargs(compression) -> dict:
+    """h5py keyword arguments for ``compression``: None, 'gzip', 'lzf', an int (gzip level) or ('gzip', level)."""
+    if compression in (None, False, "none", ""):
+        return {}
+    if isinstance(compression, bool):
+        return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+    if isinstance(compression, int):
+        return {"compression": "gzip", "compression_opts": int(compression), "shuffle": True}
+    if isinstance(compression, (tuple, list)) and len(compression) == 2:
+        return {"compression": str(compression[0]), "compression_opts": compression[1], "shuffle": True}
+    if compression in ("gzip", "lzf"):
+        return {"compression": compression, "shuffle": True}
+    raise InputError(f"compression must be None, 'gzip', 'lzf' or a gzip level 0-9, got {compression!r}")
+
+
+def _array_dataset(g: h5py.Group, name: str, arr: np.ndarray, compression=None, what: str = "array"):
+    """Store a numeric, boolean or string array as dataset ``name`` of ``g`` (no timestamps)."""
+    a = np.asarray(arr)
+    if a.dtype.kind in "US" or (a.dtype.kind == "O" and all(isinstance(v, (str, bytes)) for v in a.ravel())):
+        data = np.array([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in a.ravel()],
+                        dtype=object).reshape(a.shape)
+        return g.create_dataset(name, data=data, dtype=h5py.string_dtype("utf-8"), track_times=False)
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"{what} {name!r} has dtype {a.dtype}; store numbers, booleans or strings")
+    kw = _compression_kwargs(compression) if a.ndim >= 2 and a.size else {}
+    if kw:
+        lines = max(1, min(a.shape[0], CHUNK_TARGET_BYTES // max(1, a[:1].nbytes)))
+        kw["chunks"] = (lines,) + a.shape[1:]
+    return g.create_dataset(name, data=np.ascontiguousarray(a), track_times=False, **kw)
+
+
+def _read_dataset(ds: h5py.Dataset) -> np.ndarray:
+    if h5py.check_string_dtype(ds.dtype) is not None:
+        return np.asarray(ds.asstr()[()], dtype=object).astype(str)
+    return ds[()]
+
+
+def _check_name(name: str, what: str) -> str:
+    name = str(name)
+    if not name or "/" in name or name in (".", ".."):
+        raise InputError(f"{what} {name!r} is not a usable HDF5 name (non-empty, no '/')")
+    return name
+
+
+# --------------------------------------------------------------------------- writing
+
+def _write_cube_group(f: h5py.File, cube: Cube, chunk_lines, compression, max_bytes) -> None:
+    H, W, B = cube.shape
+    g = f.create_group(CUBE_GROUP, track_order=True)
+    cl = _chunk_lines(H, W, B, chunk_lines)
+    kw = _compression_kwargs(compression)
+    chunks = (cl, W, B) if H * W * B > 0 else None
+    if chunks is None:
+        kw = {}
+    ds = g.create_dataset("data", shape=(H, W, B), dtype="<f4", chunks=chunks, track_times=False, **kw)
+    ds.attrs["units"] = "reflectance (0-1)"
+    ds.attrs["axes"] = "lines, samples, bands"
+    # Blocks hold whole chunks, so every chunk is written once.
+    n = block_lines(cube, max_bytes=max_bytes)
+    n = max(cl, (n // cl) * cl)
+    if H * W * B > 0:
+        for block in iter_blocks(cube, lines=n):
+            ds.write_direct(np.ascontiguousarray(block.data, dtype=np.float32),
+                            dest_sel=np.s_[block.rows.start:block.rows.stop])
+    wl = g.create_dataset("wavelengths", data=np.asarray(cube.wavelengths, np.float64), track_times=False)
+    wl.attrs["units"] = "nm"
+    if cube.fwhm is not None:
+        fw = g.create_dataset("fwhm", data=np.asarray(cube.fwhm, np.float64), track_times=False)
+        fw.attrs["units"] = "nm"
+    if cube.bad_bands is not None:
+        bb = g.create_dataset("bad_bands", data=np.asarray(cube.bad_bands, bool).astype(np.uint8),
+                              track_times=False)
+        bb.attrs["meaning"] = "1 = bad band, 0 = good band"
+    if cube.mask is not None:
+        m = g.create_dataset("mask", data=np.asarray(cube.mask, bool).astype(np.uint8), track_times=False)
+        m.attrs["meaning"] = "1 = core (valid pixel), 0 = tray, background, gap or invalid"
+    g.attrs["wavelength_units"] = "nm"
+    _write_meta_attrs(g, cube.meta)
+
+
+def _write_map_group(f: h5py.File, mm: MineralMap, name: str, compression) -> None:
+    maps = f.require_group(MAPS_GROUP)
+    g = maps.create_group(_check_name(name, "map name"), track_order=True)
+    lab = g.create_dataset("labels", data=np.asarray(mm.labels, dtype="<i2"), track_times=False)
+    lab.attrs["unclassified"] = np.int16(-1)
+    g.create_dataset("classes", data=np.array(list(mm.classes), dtype=object).reshape(len(mm.classes)),
+                     dtype=h5py.string_dtype("utf-8"), track_times=False)
+    if mm.scores is not None:
+        ds = _array_dataset(g, "scores", np.asarray(mm.scores, dtype="<f4"), compression)
+        ds.attrs["axes"] = "lines, samples, classes"
+    if mm.confidence is not None:
+        _array_dataset(g, "confidence", np.asarray(mm.confidence, dtype="<f4"), compression)
+    if mm.extra:
+        eg = g.create_group("extra", track_order=True)
+        for k, v in mm.extra.items():
+            _array_dataset(eg, _check_name(k, "MineralMap.extra name"), v, compression, "MineralMap.extra")
+    g.attrs["produced_by"] = str(mm.produced_by or "")
+    g.attrs["provenance_json"] = _dumps(dict(mm.provenance))
+    _write_meta_attrs(g, mm.meta)
+
+
+def _write_arrays_group(f: h5py.File, group: str, arrays: Mapping[str, Any], attrs, compression) -> None:
+    group = _check_name(group, "group")
+    if group in RESERVED_GROUPS:
+        raise InputError(f"group {group!r} is reserved by the hsimin schema; use another name (e.g. 'features')")
+    g = f.create_group(group, track_order=True)
+    for k, v in arrays.items():
+        _array_dataset(g, _check_name(k, "array name"), v, compression)
+    attrs = dict(attrs or {})
+    for k, v in attrs.items():
+        if isinstance(v, (str, bool, int, float, np.integer, np.floating, np.bool_)):
+            g.attrs[str(k)] = v
+    g.attrs["attrs_json"] = _dumps(attrs)
+
+
+def write_hdf5(path: str | os.PathLike, *, cube: Cube | None = None,
+               maps: Mapping[str, MineralMap] | None = None,
+               arrays: Mapping[str, Mapping[str, Any]] | None = None,
+               arrays_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+               overwrite: bool = False, append: bool = False, chunk_lines: int | None = None,
+               compression=None, max_bytes: int | None = None) -> Path:
+    """Write any mix of a cube, mineral maps and named array groups into one hsimin HDF5 file (schema v1).
+
+    Parameters
+    ----------
+    path : output file (``.h5``)
+    cube : written to ``/cube``; its data are streamed in line blocks (never held whole)
+    maps : map name -> MineralMap, each written to ``/maps/<name>``
+    arrays : group name -> {array name -> array}, e.g. ``{"features": {"f2200_depth": (H, W) array}}``
+    arrays_attrs : group name -> JSON-able attributes of that group
+    overwrite : replace an existing file (or, with ``append``, existing groups of the same names)
+    append : add to an existing hsimin HDF5 file instead of replacing it; the file is copied to a
+        temporary file, extended and renamed into place, so it stays atomic (and costs a copy)
+    chunk_lines : lines per chunk of ``/cube/data`` (default: about 8 MiB per chunk)
+    compression : None (default, fastest), ``'gzip'``, ``'lzf'`` or a gzip level
+    max_bytes : memory budget of one streamed block (default 256 MiB)
+
+    Returns the path written. Raises :class:`OutputError` / :class:`OutputExistsError` when the output
+    cannot be written; nothing is left behind on failure.
+    """
+    p = Path(path)
+    maps = dict(maps or {})
+    arrays = {k: dict(v) for k, v in dict(arrays or {}).items()}
+    arrays_attrs = dict(arrays_attrs or {})
+    if cube is None and not maps and not arrays:
+        raise InputError("nothing to write: give a cube, maps or arrays")
+    _compression_kwargs(compression)  # validate before any work
+    for name in maps:
+        _check_name(name, "map name")
+    for name in arrays:
+        _check_name(name, "group")
+        if name in RESERVED_GROUPS:
+            raise InputError(f"group {name!r} is reserved by the hsimin schema; use another name")
+    adding = append and p.exists()
+    with atomic_output(p, overwrite=overwrite or adding) as tmp:
+        if adding:
+            _open_read(p).close()
+            try:
+                shutil.copyfile(p, tmp)
+            except OSError as exc:
+                raise OutputError(f"cannot copy the file to extend it ({exc.strerror or exc})", path=p) from None
+        try:
+            f = h5py.File(tmp, "r+" if adding else "w", locking=False)
+        except OSError as exc:
+            raise OutputError(f"cannot create the HDF5 file ({exc})", path=p) from None
+        try:
+            with f:
+                if adding:
+                    _schema_version(f, p)
+                    targets = ([CUBE_GROUP] if cube is not None else []) + \
+                              [f"{MAPS_GROUP}/{n}" for n in maps] + list(arrays)
+                    for t in targets:
+                        if t in f:
+                            if not overwrite:
+                                raise OutputExistsError(f"the file holds /{t} already; pass overwrite=True to "
+                                                        "replace it", path=p)
+                            del f[t]
+                f.attrs["hsimin_schema"] = np.int64(SCHEMA_VERSION)
+                f.attrs["hsimin_version"] = str(__version__)
+                if cube is not None:
+                    _write_cube_group(f, cube, chunk_lines, compression, max_bytes)
+                for name, mm in maps.items():
+                    _write_map_group(f, mm, name, compression)
+                for group, arrs in arrays.items():
+                    _write_arrays_group(f, group, arrs, arrays_attrs.get(group), compression)
+        except OSError as exc:  # disk full, quota, I/O error while writing
+            raise OutputError(f"writing the HDF5 file failed ({exc})", path=p) from None
+    return p
+
+
+def write_cube_hdf5(cube: Cube, path: str | os.PathLike, *, overwrite: bool = False,
+                    chunk_lines: int | None = None, compression=None, max_bytes: int | None = None,
+                    append: bool = False) -> Path:
+    """Write a cube to ``/cube`` of an hsimin HDF5 file (schema v1), streaming it in line blocks.
+
+    ``/cube/data`` is (H, W, B) float32 reflectance chunked in whole lines (``chunk_lines``, default
+    about 8 MiB a chunk), uncompressed unless ``compression`` is given; wavelengths/fwhm are float64 nm.
+    Peak memory is one block (``max_bytes``, default 256 MiB), whatever the cube's size. Atomic.
+    ``append=True`` adds the cube to an existing hsimin HDF5 file (e.g. one holding maps).
+    """
+    return write_hdf5(path, cube=cube, overwrite=overwrite, append=append, chunk_lines=chunk_lines,
+                      compression=compression, max_bytes=max_bytes)
+
+
+def write_map_hdf5(mineral_map: MineralMap, path: str | os.PathLike, *, overwrite: bool = False,
+                   name: str = DEFAULT_MAP_NAME, append: bool = False, compression=None) -> Path:
+    """Write a mineral map to ``/maps/<name>`` of an hsimin HDF5 file.
+
+    Stores labels (H, W) int16 (-1 unclassified), class names, scores (H, W, K) float32, confidence
+    (H, W) float32, every ``extra`` array, meta, ``produced_by`` and provenance; :func:`read_map_hdf5`
+    gives them back exactly. ``append=True`` adds the map to an existing hsimin HDF5 file (e.g. the cube
+    it was made from). Atomic.
+    """
+    return write_hdf5(path, maps={name: mineral_map}, overwrite=overwrite, append=append,
+                      compression=compression)
+
+
+def write_arrays_hdf5(path: str | os.PathLike, arrays: Mapping[str, Any], *, group: str = FEATURES_GROUP,
+                      attrs: Mapping[str, Any] | None = None, overwrite: bool = False,
+                      append: bool = False, compression=None) -> Path:
+    """Write named arrays as datasets ``/<group>/<name>`` of an hsimin HDF5 file.
+
+    The convention for absorption-feature scalars is one (H, W) float dataset per scalar in
+    ``/features``, named after window and quantity (``f2200_wavelength_nm``, ``f2200_depth``...), NaN
+    where there is no feature. Arrays may be numeric, boolean or strings, of any shape. ``attrs``
+    (JSON-able) go on the group: plain scalars as HDF5 attributes, everything as ``attrs_json``.
+    ``append=True`` adds the group to an existing hsimin HDF5 file. Atomic.
+    """
+    return write_hdf5(path, arrays={group: arrays}, arrays_attrs={group: attrs or {}}, overwrite=overwrite,
+                      append=append, compression=compression)
+
+
+# --------------------------------------------------------------------------- reading maps and arrays
+
+def list_maps_hdf5(path: str | os.PathLike) -> list[str]:
+    """Names of the mineral maps (``/maps/<name>``) in an HDF5 file, in stored order."""
+    p = Path(path)
+    with _reading(p) as f:
+        _schema_version(f, p)
+        g = f.get(MAPS_GROUP)
+        return [k for k in g if isinstance(g[k], h5py.Group)] if isinstance(g, h5py.Group) else []
+
+
+def read_map_hdf5(path: str | os.PathLike, name: str | None = None) -> MineralMap:
+    """Read a mineral map written by :func:`write_map_hdf5`.
+
+    ``name`` picks ``/maps/<name>``; by default ``mineral``, or the only map in the file. Raises
+    :class:`FormatError` if the file holds no map (or several and none is named).
+    """
+    p = Path(path)
+    with _reading(p) as f:
+        _schema_version(f, p)
+        maps = f.get(MAPS_GROUP)
+        names = [k for k in maps if isinstance(maps[k], h5py.Group)] if isinstance(maps, h5py.Group) else []
+        if not names:
+            raise FormatError(f"holds no mineral map (no /{MAPS_GROUP}/<name> group; found {_summary(f)}); "
+                              "write one with hsimin.save_map or open cubes with hsimin.open_cube", path=p)
+        if name is None:
+            if DEFAULT_MAP_NAME in names:
+                name = DEFAULT_MAP_NAME
+            elif len(names) == 1:
+                name = names[0]
+            else:
+                raise FormatError(f"holds several maps ({', '.join(names)}); pass name=", path=p)
+        if name not in names:
+            raise FormatError(f"holds no map named {name!r} (maps: {', '.join(names)})", path=p)
+        g = maps[name]
+        for req in ("labels", "classes"):
+            if req not in g:
+                raise FormatError(f"map /{MAPS_GROUP}/{name} has no {req!r} dataset", path=p)
+        labels = g["labels"][()]
+        classes = list(_read_dataset(g["classes"]).reshape(-1))
+        scores = g["scores"][()] if "scores" in g else None
+        confidence = g["confidence"][()] if "confidence" in g else None
+        extra = {}
+        if "extra" in g:
+            for k, ds in g["extra"].items():
+                if isinstance(ds, h5py.Dataset):
+                    extra[k] = _read_dataset(ds)
+        produced_by = _str_attr(g.attrs.get("produced_by", ""))
+        try:
+            provenance = json.loads(_str_attr(g.attrs.get("provenance_json", "{}")))
+        except json.JSONDecodeError as exc:
+            raise HeaderError(f"map /{MAPS_GROUP}/{name}: provenance_json is not valid JSON ({exc})",
+                              path=p) from None
+        meta = _read_meta_attrs(g, p)
+    try:
+        return MineralMap(labels=labels, classes=classes, scores=scores, confidence=confidence, meta=meta,
+                          produced_by=produced_by, extra=extra, provenance=provenance)
+    except InputError as exc:
+        raise FormatError(f"map /{MAPS_GROUP}/{name} is inconsistent: {exc.message}", path=p) from None
+
+
+def read_arrays_hdf5(path: str | os.PathLike, group: str = FEATURES_GROUP, *, return_attrs: bool = False):
+    """The datasets of ``/<group>`` as {name: ndarray} (strings as ``str`` arrays), in stored order.
+
+    With ``return_attrs=True`` returns ``(arrays, attrs)``, attrs being the dict given to
+    :func:`write_arrays_hdf5` (from ``attrs_json``, else the group's plain HDF5 attributes).
+    Raises :class:`FormatError` if the group is missing.
+    """
+    p = Path(path)
+    with _reading(p) as f:
+        _schema_version(f, p)
+        g = f.get(group)
+        if not isinstance(g, h5py.Group):
+            groups = [k for k in f if isinstance(f[k], h5py.Group)]
+            raise FormatError(f"has no group /{group} (groups: {', '.join(groups) or 'none'}); pass group=",
+                              path=p)
+        arrays = {k: _read_dataset(ds) for k, ds in g.items() if isinstance(ds, h5py.Dataset)}
+        if "attrs_json" in g.attrs:
+            try:
+                attrs = json.loads(_str_attr(g.attrs["attrs_json"]))
+            except json.JSONDecodeError as exc:
+                raise HeaderError(f"/{group} attribute attrs_json is not valid JSON ({exc})", path=p) from None
+        else:
+            attrs = {k: (_str_attr(v) if isinstance(v, (bytes, str)) else np.asarray(v).tolist())
+                     for k, v in g.attrs.items()}
+    return (arrays, attrs) if return_attrs else arrays
+
+
+# --------------------------------------------------------------------------- reading cubes
+
+class HDF5CubeArray(LazyCubeArray):
+    """Lazy (H, W, B) float32 view of a 3-D HDF5 dataset.
+
+    Parameters
+    ----------
+    path : the HDF5 file (reopened by path for every read, so the array pickles and works in any process)
+    dataset : name of the 3-D dataset in the file
+    band_axis : which axis of the stored dataset holds bands (0, 1 or 2); the other two are lines, samples
+        in stored order. Band-first data are transposed block by block, never whole.
+    band_order : (B,) indices putting stored bands in increasing-wavelength order, or None
+    fill_value : stored value meaning 'no data' (-> NaN), or None
+    scale, offset : CF packing, value = stored * scale + offset (defaults 1, 0)
+    divide_by : reflectance scale factor, value = value / divide_by (ENVI convention), or None
+    """
+
+    def __init__(self, path, dataset: str, disk_shape, band_axis: int = 2, band_order=None,
+                 fill_value=None, scale=None, offset=None, divide_by=None):
+        disk_shape = tuple(int(s) for s in disk_shape)
+        spatial = [a for a in range(3) if a != band_axis]
+        super().__init__((disk_shape[spatial[0]], disk_shape[spatial[1]], disk_shape[band_axis]))
+        self._path = os.fspath(path)
+        self._dataset = str(dataset)
+        self._disk_shape = disk_shape
+        self._band_axis = int(band_axis)
+        self._line_axis = spatial[0]
+        self._band_order = None if band_order is None else np.asarray(band_order, dtype=np.intp)
+        self._fill = None if fill_value is None else float(fill_value)
+        self._scale = None if scale is None else float(scale)
+        self._offset = None if offset is None else float(offset)
+        self._divide = None if divide_by is None else float(divide_by)
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def dataset(self) -> str:
+        return self._dataset
+
+    def _plain(self) -> bool:
+        return (self._band_axis == 2 and self._band_order is None and self._fill is None
+                and self._scale is None and self._offset is None and self._divide is None)
+
+    def _read_lines(self, r0: int, r1: int) -> np.ndarray:
+        H = self._shape[0]
+        r0, r1 = max(0, int(r0)), min(H, int(r1))
+        r1 = max(r0, r1)
+        try:
+            out = self._read_raw(r0, r1)
+        except OSError as exc:
+            raise FormatError(f"cannot read lines {r0}:{r1} of the HDF5 file ({exc}); it may have been moved, "
+                              "truncated or replaced", path=self._path) from None
+        if self._plain():
+            return out
+        if self._fill is not None:
+            out[out == np.float32(self._fill)] = np.nan
+        if self._scale is not None:
+            out *= np.float32(self._scale)
+        if self._offset is not None:
+            out += np.float32(self._offset)
+        if self._divide is not None:
+            out /= np.float32(self._divide)
+        if self._band_order is not None:
+            out = np.ascontiguousarray(out[..., self._band_order])
+        return out
+
+    def _read_raw(self, r0: int, r1: int) -> np.ndarray:
+        """Lines r0:r1 as stored values in float32, (h, W, B), before fill/scale/band order."""
+        H, W, B = self._shape
+        with h5py.File(self._path, "r", locking=False) as f:
+            ds = f.get(self._dataset)
+            if not isinstance(ds, h5py.Dataset) or tuple(ds.shape) != self._disk_shape:
+                raise FormatError(f"dataset /{self._dataset.lstrip('/')} is gone or changed shape since the file "
+                                  "was opened; open it again", path=self._path)
+            if self._band_axis == 2:
+                # HDF5 converts to float32 while reading straight into the output buffer.
+                out = np.empty((r1 - r0, W, B), dtype=np.float32)
+                if r1 > r0 and W * B > 0:
+                    ds.read_direct(out, np.s_[r0:r1])
+            else:
+                sel = [slice(None)] * 3
+                sel[self._line_axis] = slice(r0, r1)
+                raw = ds[tuple(sel)] if r1 > r0 else np.empty(
+                    tuple(r1 - r0 if a == self._line_axis else n for a, n in enumerate(self._disk_shape)),
+                    ds.dtype)
+                axes = (self._line_axis, [a for a in range(3) if a not in (self._band_axis, self._line_axis)][0],
+                        self._band_axis)
+                out = np.ascontiguousarray(np.transpose(raw, axes), dtype=np.float32)
+        return out
+
+    def __repr__(self) -> str:
+        return (f"HDF5CubeArray({self._path!r}, dataset={self._dataset!r}, shape={self._shape}, "
+                f"band_axis={self._band_axis})")
+
+
+def sniff_hdf5(path: Path) -> bool:
+    """True for a file with the HDF5 signature (any extension: .h5, .hdf5, .he5, .nc...)."""
+    p = Path(path)
+    return p.is_file() and h5py.is_hdf5(p)
+
+
+def open_hdf5(path: str | os.PathLike, *, dataset: str | None = None, wavelengths=None,
+              wavelength_units: str | None = None, load: bool = False) -> Cube:
+    """Open an HDF5 cube as a lazy :class:`Cube` (nothing is read until indexed, unless ``load``).
+
+    An hsimin file (root attribute ``hsimin_schema``) is read by the schema: ``/cube/data`` with its
+    wavelengths, fwhm, bad bands, mask and metadata. Any other file, or any file when ``dataset`` or
+    ``wavelengths`` is given, is read by the generic rules (``docs/formats.md``):
+
+    - the cube is the only 3-D numeric dataset, or the one named by ``dataset``;
+    - wavelengths come from ``wavelengths``: a dataset path or attribute name, or the values themselves;
+      by default a 1-D dataset or attribute named like ``wavelength(s)``, ``wl``, ``wavelength_nm``,
+      ``lambda`` or ``bands``, looked for on the dataset, beside it, then anywhere in the file;
+    - the band axis is the one whose length equals the number of wavelengths (band-last preferred, then
+      band-first, or as the dataset's ``interleave`` attribute says); band-first and BIL data are
+      transposed block by block;
+    - units come from ``wavelength_units``, else a ``units``/``wavelength_units`` attribute, else the
+      magnitude (< 30: micrometres); bands are put in increasing-wavelength order;
+    - ``_FillValue``/``missing_value``/``data_ignore_value`` -> NaN, CF ``scale_factor``/``add_offset``
+      and ``reflectance_scale_factor`` (divides) are applied.
+
+    Raises :class:`FormatError` naming the file, listing what it holds and the ``dataset=`` /
+    ``wavelengths=`` options, when no cube or no wavelengths can be found.
+    """
+    p = Path(path)
+    with _reading(p) as f:
+        schema = _schema_version(f, p)
+        if schema is not None and dataset is None and wavelengths is None:
+            cube = _open_schema_cube(f, p, wavelength_units)
+        else:
+            cube = _open_generic(f, p, dataset, wavelengths, wavelength_units)
+    return cube.load() if load else cube
+
+
+def _open_schema_cube(f: h5py.File, p: Path, wavelength_units) -> Cube:
+    g = f.get(CUBE_GROUP)
+    if not isinstance(g, h5py.Group) or "data" not in g:
+        groups = [k for k in f if isinstance(f[k], h5py.Group)]
+        hint = ""
+        if MAPS_GROUP in groups:
+            hint += "; it holds mineral maps: read them with hsimin.open_map"
+        if any(k not in RESERVED_GROUPS for k in groups):
+            hint += "; named arrays: read them with hsimin.io.hdf5.read_arrays_hdf5"
+        raise FormatError(f"hsimin HDF5 file without a cube (no /{CUBE_GROUP}/data; groups: "
+                          f"{', '.join(groups) or 'none'}){hint}", path=p)
+    ds = g["data"]
+    if ds.ndim != 3:
+        raise FormatError(f"/{CUBE_GROUP}/data has shape {ds.shape}, want (lines, samples, bands)", path=p)
+    if "wavelengths" not in g:
+        raise FormatError(f"/{CUBE_GROUP} has no 'wavelengths' dataset (found {_summary(f)})", path=p)
+    wl_ds = g["wavelengths"]
+    unit = wavelength_units or _find_unit(wl_ds.attrs) or _find_unit(g.attrs) or "nm"
+    try:
+        wl = to_nanometers(wl_ds[()], unit)
+    except HsiminError as exc:
+        raise HeaderError(f"/{CUBE_GROUP}/wavelengths: {exc.message}", path=p) from None
+    H, W, B = ds.shape
+    fwhm = np.asarray(g["fwhm"][()], np.float64) if "fwhm" in g else None
+    bad = np.asarray(g["bad_bands"][()]).astype(bool) if "bad_bands" in g else None
+    mask = np.asarray(g["mask"][()]).astype(bool) if "mask" in g else None
+    order = _band_order(wl, p)
+    if order is not None:
+        wl = wl[order]
+        fwhm = None if fwhm is None else fwhm[order]
+        bad = None if bad is None else bad[order]
+    data = HDF5CubeArray(p, ds.name, ds.shape, band_axis=2, band_order=order)
+    meta = _read_meta_attrs(g, p)
+    stored = dict(meta.attrs)
+    attrs = {k: v for k, v in stored.items() if k not in _LAYOUT_KEYS}
+    if stored.get("format") not in (None, "hdf5"):
+        attrs.setdefault("source_format", stored["format"])
+    attrs.update({"format": "hdf5", "hsimin_schema": SCHEMA_VERSION, "dataset": ds.name, "interleave": "bip",
+                  "dtype": str(ds.dtype.newbyteorder("=")), "chunks": None if ds.chunks is None else list(ds.chunks),
+                  "compression": ds.compression})
+    meta = ScanMeta(**{**meta.to_dict(), "attrs": attrs})
+    return _make_cube(p, data, wl, fwhm, bad, mask, meta)
+
+
+def _band_order(wl: np.ndarray, p: Path):
+    try:
+        return sort_order(wl)
+    except HsiminError as exc:
+        raise HeaderError(exc.message, path=p) from None
+
+
+def _make_cube(p: Path, data, wl, fwhm, bad, mask, meta) -> Cube:
+    try:
+        return Cube(data=data, wavelengths=wl, fwhm=fwhm, bad_bands=bad, mask=mask, meta=meta)
+    except HsiminError as exc:
+        raise HeaderError(exc.message, path=p) from None
+
+
+def _find_unit(attrs, keys=_UNIT_KEYS) -> str | None:
+    for k in keys:
+        if k in attrs:
+            u = _str_attr(attrs[k]).strip()
+            if u:
+                return u
+    return None
+
+
+def _attr_number(attrs, keys) -> float | None:
+    for k in keys:
+        if k in attrs:
+            try:
+                return float(np.asarray(attrs[k], dtype=np.float64).reshape(-1)[0])
+            except (TypeError, ValueError, IndexError):
+                return None
+    return None
+
+
+def _numeric_1d(values) -> np.ndarray | None:
+    a = np.asarray(values)
+    if a.dtype.kind in "SUO":
+        try:
+            a = np.asarray([float(_str_attr(v)) for v in a.reshape(-1)])
+        except ValueError:
+            return None
+    if a.dtype.kind not in "iuf" or a.ndim != 1 or a.size < 1:
+        return None
+    return a.astype(np.float64)
+
+
+def _is_index(v: np.ndarray) -> bool:
+    n = v.size
+    return n > 1 and (np.array_equal(v, np.arange(n)) or np.array_equal(v, np.arange(1, n + 1)))
+
+
+def _parents(ds: h5py.Dataset):
+    g = ds.parent
+    while True:
+        yield g
+        if g.name == "/":
+            return
+        g = g.parent
+
+
+def _wavelength_candidates(f: h5py.File, ds: h5py.Dataset):
+    """(rank, label, values, unit attrs) of things that look like wavelengths, best first."""
+    out = []
+    for k in ds.attrs:
+        if _WL_NAME.match(k):
+            v = _numeric_1d(ds.attrs[k])
+            if v is not None:
+                out.append((0, f"attribute {k} of {ds.name}", v, None, k))
+    for g_rank, g in enumerate(_parents(ds)):
+        for k, obj in g.items():
+            if isinstance(obj, h5py.Dataset) and obj.ndim == 1 and _WL_NAME.match(k):
+                v = _numeric_1d(obj[()])
+                if v is not None:
+                    out.append((1 + 2 * g_rank, obj.name, v, obj.attrs, k))
+        for k in g.attrs:
+            if _WL_NAME.match(k):
+                v = _numeric_1d(g.attrs[k])
+                if v is not None:
+                    out.append((2 + 2 * g_rank, f"attribute {k} of {g.name}", v, None, k))
+    seen = {c[1] for c in out}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.ndim == 1 and _WL_NAME.match(name.rsplit("/", 1)[-1]):
+            if obj.name not in seen:
+                v = _numeric_1d(obj[()])
+                if v is not None:
+                    out.append((100, obj.name, v, obj.attrs, name.rsplit("/", 1)[-1]))
+
+    f.visititems(visit)
+    # Band-index vectors (0..B-1, 1..B) and names like 'bands' come last.
+    return sorted(out, key=lambda c: (_is_index(c[2]), c[4].lower().startswith("band"), c[0]))
+
+
+def _unit_from_name(name: str) -> str | None:
+    n = name.lower()
+    if n.endswith(("_nm", "nanometers", "nanometer")):
+        return "nm"
+    if n.endswith(("_um", "micron", "microns", "micrometers", "micrometer")):
+        return "um"
+    return None
+
+
+def _options_hint() -> str:
+    return ("pass dataset='<path of the 3-D dataset>' and wavelengths='<dataset or attribute name>' "
+            "(or the values), e.g. hsimin.open_cube(path, dataset='/data', wavelengths='/wl')")
+
+
+def _open_generic(f: h5py.File, p: Path, dataset, wavelengths, wavelength_units) -> Cube:
+    # --- the cube dataset
+    if dataset is not None:
+        ds = f.get(str(dataset))
+        if not isinstance(ds, h5py.Dataset):
+            raise FormatError(f"no dataset {dataset!r} in the file (found {_summary(f)})", path=p)
+        if ds.ndim != 3 or ds.dtype.kind not in "iuf":
+            raise FormatError(f"dataset {ds.name} has shape {ds.shape} and dtype {ds.dtype}; a cube is a 3-D "
+                              "numeric dataset", path=p)
+    else:
+        cands: list[h5py.Dataset] = []
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and obj.ndim == 3 and obj.dtype.kind in "iuf":
+                cands.append(obj)
+
+        f.visititems(visit)
+        if len(cands) != 1:
+            what = ("no 3-D numeric dataset" if not cands else
+                    f"{len(cands)} 3-D datasets ({', '.join(c.name for c in cands[:8])})")
+            raise FormatError(f"cannot tell which dataset is the cube: {what}; found {_summary(f)}; "
+                              f"{_options_hint()}", path=p)
+        ds = cands[0]
+    shape = tuple(int(s) for s in ds.shape)
+
+    # --- wavelengths
+    unit_attrs = None
+    wl_name = ""
+    if wavelengths is None:
+        found = [c for c in _wavelength_candidates(f, ds) if c[2].size in shape]
+        if not found:
+            counts = " or ".join(map(str, sorted(set(shape))))
+            raise FormatError(f"no wavelengths for {ds.name} {shape}: no 1-D dataset or attribute named like "
+                              f"wavelength(s)/wl/wavelength_nm/lambda/bands with {counts} values; found "
+                              f"{_summary(f)}; {_options_hint()}", path=p)
+        _, wl_label, values, unit_attrs, wl_name = found[0]
+    elif isinstance(wavelengths, str):
+        obj = f.get(wavelengths)
+        if obj is None and not wavelengths.startswith("/"):
+            obj = ds.parent.get(wavelengths)
+        if isinstance(obj, h5py.Dataset):
+            values, unit_attrs, wl_label = _numeric_1d(obj[()]), obj.attrs, obj.name
+        else:
+            holder = next((a for a in [ds.attrs] + [g.attrs for g in _parents(ds)] if wavelengths in a), None)
+            if holder is None:
+                raise FormatError(f"no dataset or attribute {wavelengths!r} for the wavelengths (found "
+                                  f"{_summary(f)}; attributes of {ds.name}: {', '.join(ds.attrs) or 'none'}); "
+                                  f"{_options_hint()}", path=p)
+            values, wl_label = _numeric_1d(holder[wavelengths]), f"attribute {wavelengths}"
+        if values is None:
+            raise FormatError(f"{wl_label} is not a 1-D list of numbers, so it cannot be the wavelengths", path=p)
+        wl_name = wavelengths.rsplit("/", 1)[-1]
+    else:
+        values = _numeric_1d(wavelengths)
+        wl_label = "the wavelengths given"
+        if values is None:
+            raise InputError("wavelengths= must be a dataset/attribute name or a 1-D sequence of numbers")
+    B = values.size
+    axes = [a for a, n in enumerate(shape) if n == B]
+    if not axes:
+        raise FormatError(f"{wl_label} has {B} values but no axis of {ds.name} {shape} has that length; "
+                          f"{_options_hint()}", path=p)
+    interleave = _str_attr(ds.attrs.get("interleave", "")).strip().lower()
+    by_interleave = {"bsq": 0, "bil": 1, "bip": 2}.get(interleave)
+    if by_interleave in axes:
+        band_axis = by_interleave
+    else:
+        band_axis = next(a for a in (2, 0, 1) if a in axes)
+
+    unit = (wavelength_units or (None if unit_attrs is None else _find_unit(unit_attrs))
+            or next((u for u in (_find_unit(a.attrs, _WL_UNIT_KEYS) for a in (ds, *_parents(ds))) if u), None)
+            or _unit_from_name(wl_name))
+    try:
+        normalise_unit(unit)
+        wl = to_nanometers(values, unit)
+    except HsiminError as exc:
+        raise HeaderError(f"{wl_label}: {exc.message}", path=p) from None
+    order = _band_order(wl, p)
+    if order is not None:
+        wl = wl[order]
+
+    # --- optional per-band vectors beside the data
+    def band_vector(names, kind):
+        for g in _parents(ds):
+            for k, obj in g.items():
+                if isinstance(obj, h5py.Dataset) and obj.shape == (B,) and k.lower() in names:
+                    v = np.asarray(obj[()])
+                    v = v if order is None else v[order]
+                    return v.astype(kind)
+        return None
+
+    fwhm = band_vector({"fwhm", "fwhm_nm", "bandwidth", "bandwidths"}, np.float64)
+    if fwhm is not None:
+        # FWHM is in the wavelengths' unit; a width in cm-1 has no single width in nm, so it is dropped.
+        canon = normalise_unit(unit) or infer_unit(values)
+        fwhm = None if canon == "cm-1" else to_nanometers(fwhm, canon)
+    bad = band_vector({"bad_bands"}, bool)
+    bbl = band_vector({"bbl"}, np.float64)
+    if bad is None and bbl is not None:
+        bad = bbl == 0
+
+    fill = _attr_number(ds.attrs, _FILL_KEYS)
+    scale = _attr_number(ds.attrs, ("scale_factor",))
+    offset = _attr_number(ds.attrs, ("add_offset",))
+    divide = _attr_number(ds.attrs, _REFL_SCALE_KEYS)
+    if divide is not None and divide == 0:
+        raise HeaderError(f"{ds.name} has reflectance_scale_factor 0", path=p)
+    data = HDF5CubeArray(p, ds.name, shape, band_axis=band_axis, band_order=order, fill_value=fill,
+                         scale=scale, offset=offset, divide_by=divide)
+    line_axis = min(a for a in range(3) if a != band_axis)
+    layout = "".join("B" if a == band_axis else "H" if a == line_axis else "W" for a in range(3))
+    meta = ScanMeta(source=str(p), attrs={"format": "hdf5", "dataset": ds.name, "layout": layout,
+                                          "interleave": _INTERLEAVE[band_axis],
+                                          "dtype": str(ds.dtype.newbyteorder("=")), "wavelengths_from": wl_label})
+    return _make_cube(p, data, wl, fwhm, bad, None, meta)
+
+
+register_reader(Reader(name="hdf5", sniff=sniff_hdf5, open=open_hdf5, priority=20,
+                       description="HDF5: hsimin schema v1, or one 3-D dataset plus wavelengths (h5py)"))
