@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "hsimin.cli.io_commands",
     "hsimin.cli.preprocess_commands",
     "hsimin.cli.model_commands",
+    "hsimin.cli.classify_commands",
+    "hsimin.cli.explain_commands",
     "hsimin.cli.prospect_commands",
     "hsimin.cli.batch_commands",
 ]
