@@ -1,45 +1,168 @@
-"""Shared configuration of hsimin's compiled (numba) kernels.
+"""Shared machinery of hsimin's compiled (numba) kernels: compile options and a row-parallel runner.
 
-Every kernel is compiled with ``cache=True`` (so it is compiled once per machine and per argument types, and
-loaded from ``__pycache__`` afterwards), ``nogil=True`` (so a caller's thread pool can overlap it with I/O) and
-without ``fastmath`` unless a kernel says why it needs one of its flags (NaN must stay NaN).
+Compilation
+-----------
+Kernels are compiled with :func:`jit`: ``cache=True`` (compiled once per machine and argument types, then loaded
+from ``__pycache__``), ``nogil=True`` (the GIL is released while they run), ``fastmath=False`` (NaN must stay
+NaN and sums keep their order) and ``error_model="numpy"`` (float division by zero gives inf/NaN as in numpy
+instead of raising; without it numba guards every division with a branch, which also stops LLVM from
+vectorising loops that divide).
 
-Parallel kernels run on numba's thread pool, whose size is the number of cores unless ``NUMBA_NUM_THREADS`` or
-:func:`num_threads` says otherwise. When numba falls back to its ``workqueue`` threading layer (no TBB or OpenMP
-installed), two Python threads launching parallel kernels at once abort the process; :func:`parallel_section`
-serialises the launches, at no cost to throughput because each launch already uses every core.
+Parallelism
+-----------
+Kernels are serial over a range of rows; :func:`parallel_rows` runs them on row chunks from several threads,
+handing chunks out one at a time (dynamic scheduling). This is used instead of numba's ``parallel=True``
+because (a) a machine shared with other work deschedules threads at random, and a statically split
+``prange`` then waits for its slowest thread while dynamic chunks keep every running thread busy; (b) numba's
+OpenMP layer spin-waits, burning CPU that other processes need; (c) its ``workqueue`` layer aborts the process
+when two Python threads launch kernels at once; (d) serial kernels compile several times faster.
 """
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
-from typing import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator
 
 import numba
 
 JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
-"""Keyword arguments of :func:`numba.njit` for hsimin's serial kernels.
+"""Keyword arguments of :func:`numba.njit` for hsimin's kernels."""
 
-``error_model="numpy"``: float division by zero gives inf/NaN as in numpy instead of raising
-``ZeroDivisionError``; without it numba guards every division with a branch, which also stops LLVM from
-vectorising loops that divide."""
+MIN_CHUNK_ROWS = 1024
+"""Fewest rows per chunk: below about a millisecond of work, handing a chunk to a thread costs more than it saves."""
 
-PARALLEL_JIT_OPTIONS = {**JIT_OPTIONS, "parallel": True}
-"""Keyword arguments of :func:`numba.njit` for hsimin's parallel (``prange``) kernels."""
-
-_LAUNCH_LOCK = threading.RLock()
+MAX_CHUNK_ROWS = 16384
+"""Most rows per chunk, so that a thread descheduled in the middle of one holds the others up briefly."""
 
 
 def jit(func=None, **overrides):
-    """``numba.njit`` with :data:`JIT_OPTIONS` (overridable); usable bare (``@jit``) or called (``@jit()``)."""
+    """``numba.njit`` with :data:`JIT_OPTIONS` (overridable); usable bare (``@jit``) or called (``@jit(...)``)."""
     opts = {**JIT_OPTIONS, **overrides}
     if func is None:
         return numba.njit(**opts)
     return numba.njit(**opts)(func)
 
 
+def _default_threads() -> int:
+    env = os.environ.get("HSIMIN_NUM_THREADS") or os.environ.get("NUMBA_NUM_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_state = threading.local()
+_DEFAULT_THREADS = _default_threads()
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def get_num_threads() -> int:
+    """Threads :func:`parallel_rows` uses for calls from this thread (default: the CPUs this process may use,
+    or ``$HSIMIN_NUM_THREADS`` / ``$NUMBA_NUM_THREADS``)."""
+    return getattr(_state, "n", _DEFAULT_THREADS)
+
+
+def set_num_threads(n: int) -> None:
+    """Set the thread count of hsimin's kernels for calls from this thread: :func:`parallel_rows` and, within
+    the size of numba's pool, numba's own ``prange`` kernels."""
+    n = max(1, int(n))
+    _state.n = n
+    numba.set_num_threads(min(n, int(numba.config.NUMBA_NUM_THREADS)))
+
+
+@contextlib.contextmanager
+def num_threads(n: int | None) -> Iterator[int]:
+    """Run the enclosed hsimin kernels on ``n`` threads (None: leave as is); restores the counts afterwards."""
+    old = get_num_threads()
+    old_numba = numba.get_num_threads()
+    if n is None:
+        yield old
+        return
+    set_num_threads(n)
+    try:
+        yield get_num_threads()
+    finally:
+        _state.n = old
+        numba.set_num_threads(old_numba)
+
+
+def _get_pool(workers: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size < workers:
+            # A larger pool replaces a smaller one; the old one finishes its queued work and is let go.
+            old = _pool
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hsimin-kernel")
+            _pool_size = workers
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def parallel_rows(n_rows: int, fn: Callable[[int, int], None], *, min_rows: int = MIN_CHUNK_ROWS) -> None:
+    """Call ``fn(r0, r1)`` on consecutive row ranges covering ``0..n_rows``, from up to
+    :func:`get_num_threads` threads (the calling thread included), chunks handed out dynamically.
+
+    ``fn`` must release the GIL to run in parallel (a ``nogil`` numba kernel) and must touch only its own rows.
+    The first exception raised by any chunk is re-raised here after all threads stop.
+    """
+    if n_rows <= 0:
+        return
+    threads = get_num_threads()
+    if threads <= 1 or n_rows < 2 * min_rows:
+        fn(0, n_rows)
+        return
+    per = min(MAX_CHUNK_ROWS, max(min_rows, -(-n_rows // (8 * threads))))
+    bounds = [(r0, min(n_rows, r0 + per)) for r0 in range(0, n_rows, per)]
+    lock = threading.Lock()
+    nxt = [0]
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = nxt[0]
+                nxt[0] += 1
+                if i >= len(bounds) or errors:
+                    return
+            try:
+                fn(*bounds[i])
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                with lock:
+                    errors.append(exc)
+                return
+
+    helpers = min(threads, len(bounds)) - 1
+    pool = _get_pool(helpers)
+    futures = [pool.submit(worker) for _ in range(helpers)]
+    worker()
+    for f in futures:
+        f.result()
+    if errors:
+        raise errors[0]
+
+
+# --------------------------------------------------------------------------- numba's own parallel kernels
+
+PARALLEL_JIT_OPTIONS = {**JIT_OPTIONS, "parallel": True}
+"""Keyword arguments of :func:`numba.njit` for kernels that use numba's ``prange`` (see :func:`parallel_jit`)."""
+
+_LAUNCH_LOCK = threading.RLock()
+
+
 def parallel_jit(func=None, **overrides):
-    """``numba.njit`` with :data:`PARALLEL_JIT_OPTIONS` (overridable)."""
+    """``numba.njit`` with :data:`PARALLEL_JIT_OPTIONS` (overridable), for kernels parallelised with ``prange``.
+    Launch them inside :func:`parallel_section`. (:func:`jit` + :func:`parallel_rows` is preferred: see the module
+    docstring.)"""
     opts = {**PARALLEL_JIT_OPTIONS, **overrides}
     if func is None:
         return numba.njit(**opts)
@@ -48,45 +171,7 @@ def parallel_jit(func=None, **overrides):
 
 @contextlib.contextmanager
 def parallel_section() -> Iterator[None]:
-    """Hold this while a parallel kernel runs: launches from several Python threads then take turns.
-
-    Re-entrant, so a kernel wrapper may call another wrapper inside it.
-    """
+    """Hold this while a ``prange`` kernel runs, so that launches from several Python threads take turns (numba's
+    workqueue threading layer aborts the process on concurrent launches). Re-entrant."""
     with _LAUNCH_LOCK:
         yield
-
-
-def get_num_threads() -> int:
-    """Threads a parallel kernel launched from this thread uses."""
-    return int(numba.get_num_threads())
-
-
-@contextlib.contextmanager
-def num_threads(n: int | None) -> Iterator[int]:
-    """Run the enclosed parallel kernels on ``n`` threads (None: leave as is); restores the count afterwards.
-
-    ``n`` is clipped to ``1..numba.config.NUMBA_NUM_THREADS`` (the pool's size, fixed at start-up). The setting
-    is per calling thread, as in numba.
-    """
-    old = numba.get_num_threads()
-    if n is None:
-        yield old
-        return
-    n = max(1, min(int(n), int(numba.config.NUMBA_NUM_THREADS)))
-    numba.set_num_threads(n)
-    try:
-        yield n
-    finally:
-        numba.set_num_threads(old)
-
-
-def row_chunks(n_rows: int, min_rows: int = 64) -> int:
-    """How many chunks to split ``n_rows`` independent rows into for a ``prange`` loop.
-
-    Each chunk allocates its scratch buffers once, so chunks must be few; a few per thread smooth out rows that
-    cost more than others (spectra with long hulls or NaN gaps). Never more chunks than ``n_rows / min_rows``.
-    """
-    if n_rows <= 0:
-        return 0
-    per_thread = 4
-    return int(max(1, min(get_num_threads() * per_thread, -(-n_rows // max(1, min_rows)))))
