@@ -4,13 +4,29 @@ The matchers are scikit-learn classifiers fitted on reference spectra and minera
 (``SpectralAngleMapper().fit(library.spectra, library.minerals)``); :func:`identify_cube` and :func:`map_features`
 stream a cube through them block by block. Nothing here reads or writes files: :mod:`hsimin.io` does.
 """
-from .features import (DEFAULT_WINDOWS, FEATURE_QUANTITIES, FeatureWindow, extract_features, feature_names,
-                       parse_windows, windows_to_spec)
-from .mapping import (DEFAULT_FIT_RANGE_NM, IDENTIFY_METHODS, features_provenance, identify_cube,
-                      make_identifier, map_cube, map_features, prepare_library, select_bands)
-from .matching import (DEFAULT_MATCH_WINDOWS, FeatureMatcher, Identification, SpectralAngleMapper,
-                       SpectralInformationDivergence)
-from .mixture import MixtureFitter
+import importlib
+
+# name -> submodule; resolved on first use (PEP 562) so that importing hsimin.classical.features, or building
+# the CLI's help, does not pay for scikit-learn.
+_WHERE = {
+    **dict.fromkeys(["DEFAULT_WINDOWS", "FEATURE_QUANTITIES", "FeatureWindow", "extract_features", "feature_names",
+                     "parse_windows", "windows_to_spec"], "features"),
+    **dict.fromkeys(["IDENTIFY_METHODS", "features_provenance", "identify_cube", "make_identifier", "map_cube",
+                     "map_features", "prepare_library", "select_bands"], "mapping"),
+    **dict.fromkeys(["DEFAULT_FIT_RANGE_NM"], "defaults"),
+    **dict.fromkeys(["DEFAULT_MATCH_WINDOWS", "FeatureMatcher", "Identification", "SpectralAngleMapper",
+                     "SpectralInformationDivergence"], "matching"),
+    "MixtureFitter": "mixture",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_FIT_RANGE_NM", "DEFAULT_MATCH_WINDOWS", "DEFAULT_WINDOWS", "FEATURE_QUANTITIES", "FeatureMatcher",

@@ -22,6 +22,7 @@ from ..core.types import UNCLASSIFIED, Cube, MineralMap, SpectralLibrary
 from ..preprocess import BandWindow, DropBadBands, Recipe, resample_library
 from .features import DEFAULT_WINDOWS, FeatureWindow, _as_windows, extract_features, windows_to_spec
 from .matching import FeatureMatcher, SpectralAngleMapper, SpectralInformationDivergence
+from .defaults import DEFAULT_FIT_RANGE_NM, IDENTIFY_METHOD_NAMES
 from .mixture import MixtureFitter
 
 __all__ = ["DEFAULT_FIT_RANGE_NM", "IDENTIFY_METHODS", "features_provenance", "identify_cube", "make_identifier",
@@ -34,11 +35,8 @@ IDENTIFY_METHODS: dict[str, type] = {
     "mixture": MixtureFitter,
 }
 """Method names of ``hsimin identify --method`` -> estimator class."""
+assert tuple(IDENTIFY_METHODS) == IDENTIFY_METHOD_NAMES  # the CLI lists the names without importing sklearn
 
-DEFAULT_FIT_RANGE_NM = (1300.0, 2480.0)
-"""Bands used for identification (nm): the SWIR, where the diagnostic OH, H2O, AlOH, FeOH, MgOH and CO3
-features lie; below 1300 nm the broad Fe2+/Fe3+ bands and the VNIR-SWIR detector join of core scanners and the
-ASD add slope differences that say little about the SWIR-active mineral."""
 
 ProgressFn = Callable[[int, int], Any]
 

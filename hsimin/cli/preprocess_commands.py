@@ -21,7 +21,7 @@ WINDOWS_HELP = (
 
 def register(subparsers) -> None:
     from ..classical.features import DEFAULT_WINDOWS, windows_to_spec
-    from ..classical.mapping import DEFAULT_FIT_RANGE_NM, IDENTIFY_METHODS
+    from ..classical.defaults import DEFAULT_FIT_RANGE_NM, IDENTIFY_METHOD_NAMES
 
     p = subparsers.add_parser(
         "features", help=FEATURES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -57,7 +57,7 @@ def register(subparsers) -> None:
     q.add_argument("--library", default="usgs_splib07", metavar="ID",
                    help="a bundled library id (usgs_splib07, usgs_artefacts) or a library file (.h5, .sli, .csv) "
                         "(default: %(default)s)")
-    q.add_argument("--method", default="sam", choices=sorted(IDENTIFY_METHODS),
+    q.add_argument("--method", default="sam", choices=sorted(IDENTIFY_METHOD_NAMES),
                    help="sam: spectral angle; sid: spectral information divergence; match: continuum-removed "
                         "feature matching in the diagnostic windows; mixture: best fit of one or two library "
                         "minerals (non-negative least squares on continuum-removed spectra) (default: %(default)s)")
