@@ -1,27 +1,70 @@
-"""napari reader contribution: delegates to hsimin.io.open_cube and keeps wavelengths in the layer metadata."""
+"""napari reader contribution: cubes (ENVI ``.hdr``, HDF5, Specim capture folders) through
+:func:`hsimin.io.open_cube`, and mineral maps (hsimin HDF5 maps, ENVI Classification) through
+:func:`hsimin.io.open_map`. Wavelengths go into the layer metadata; the band slider is labelled in nm."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+__all__ = ["get_reader", "read_path"]
+
+_HDF5 = (".h5", ".hdf5")
+
 
 def get_reader(path):
-    """Return a reader function if hsimin can open ``path`` (an ENVI .hdr, an HDF5 file or a Specim folder)."""
+    """A reader function if hsimin can open ``path`` (an ENVI .hdr, an HDF5 file or a Specim folder), else None."""
     if isinstance(path, (list, tuple)):
         if len(path) != 1:
             return None
         path = path[0]
     p = Path(os.fspath(path))
-    if p.suffix.lower() in (".hdr", ".h5", ".hdf5") or (p.is_dir() and (p / "capture").is_dir()) \
-            or (p.is_dir() and p.name == "capture"):
-        return read_cube
+    if p.suffix.lower() in (".hdr", *_HDF5) and p.is_file():
+        return read_path
+    if p.is_dir():
+        from hsimin.io.specim import sniff_specim
+        try:
+            return read_path if sniff_specim(p) else None
+        except OSError:
+            return None
     return None
 
 
-def read_cube(path):
-    """napari LayerData for a cube: an image layer, channel axis = bands, wavelengths in metadata."""
-    from ._convert import cube_to_layer_data
-    from hsimin.io import open_cube
+def read_path(path):
+    """LayerData for everything hsimin finds at ``path``: the cube as an Image layer (bands first) and any
+    mineral maps as Labels layers with their class names and colours."""
+    from hsimin.core import FormatError, HsiminError
+    from hsimin.io import open_cube, open_map
+
+    from ._convert import cube_to_layer_data, map_to_layer_data
+    from ._dims import watch_current_viewer
+
     if isinstance(path, (list, tuple)):
         path = path[0]
-    return [cube_to_layer_data(open_cube(path))]
+    p = Path(os.fspath(path))
+    layers: list = []
+    cube_error: HsiminError | None = None
+    if p.suffix.lower() == ".hdr":
+        try:  # an ENVI Classification header is a map, every other header a cube
+            layers.extend(map_to_layer_data(open_map(p), name=p.stem))
+            return layers
+        except FormatError:
+            pass
+    try:
+        layers.append(cube_to_layer_data(open_cube(p)))
+    except HsiminError as exc:
+        cube_error = exc
+    if p.suffix.lower() in _HDF5:
+        from hsimin.io.hdf5 import list_maps_hdf5, read_map_hdf5
+        try:
+            names = list_maps_hdf5(p)
+        except HsiminError:
+            names = []
+        for name in names:
+            label = p.stem if len(names) == 1 and not layers else f"{p.stem} {name}"
+            layers.extend(map_to_layer_data(read_map_hdf5(p, name), name=label))
+    if not layers:
+        if cube_error is not None:
+            raise cube_error
+        raise FormatError("holds neither a cube nor a mineral map hsimin can read", path=p)
+    watch_current_viewer()
+    return layers

@@ -1,0 +1,83 @@
+"""``hsimin explain IN --model M --pixel ROW,COL [--method ig|saliency|occlusion] [--target CLASS] -o OUT.png``.
+
+Writes OUT.png (the pixel's spectrum and its attributions over wavelength, diagnostic features marked) and
+OUT.json next to it (the attribution per wavelength, the class probabilities, the parameters). Parse, then one
+library call (:func:`hsimin.explain.explain_pixel`), a plot and the two writes; no logic of its own.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EXPLAIN_HELP = "why a model calls a pixel what it calls it: attributions over wavelength (Captum)"
+
+
+def _pixel(text: str) -> tuple[int, int]:
+    parts = [p for p in text.replace(" ", ",").split(",") if p]
+    try:
+        r, c = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--pixel wants ROW,COL (two integers), got {text!r}") from None
+    if r < 0 or c < 0:
+        raise argparse.ArgumentTypeError(f"--pixel wants ROW,COL >= 0, got {text!r}")
+    return r, c
+
+
+def register(subparsers) -> None:
+    """Add the ``explain`` verb to the ``hsimin`` parser."""
+    p = subparsers.add_parser(
+        "explain", help=EXPLAIN_HELP,
+        description=("Attribute a model's answer for one pixel to wavelengths with Captum: integrated gradients "
+                     "(ig), saliency, or band-window occlusion. Writes OUT.png (spectrum and attributions, "
+                     "diagnostic absorption features marked) and OUT.json (attribution per wavelength). Needs the "
+                     "[explain] extra (captum)."),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("input", metavar="IN", help="cube: ENVI .hdr, HDF5 .h5 or Specim scan folder")
+    p.add_argument("--model", "-m", required=True, metavar="M", help="model checkpoint (.pt, hsimin.models.save_model)")
+    p.add_argument("--pixel", required=True, type=_pixel, metavar="ROW,COL", help="the pixel (0-based line, sample)")
+    p.add_argument("--method", choices=("ig", "saliency", "occlusion"), default="ig", type=str.lower,
+                   help="attribution method")
+    p.add_argument("--target", default=None, metavar="CLASS",
+                   help="class name or index to explain (default: the predicted class)")
+    p.add_argument("--output-kind", dest="output_kind", choices=("logit", "probability"), default="logit",
+                   help="attribute the class logit or its softmax probability")
+    p.add_argument("--baseline", choices=("hull", "zeros"), default="hull",
+                   help="ig/occlusion baseline: the spectrum's continuum (features removed) or zeros")
+    p.add_argument("--window-nm", type=float, default=40.0, help="occlusion window width (nm)")
+    p.add_argument("--steps", type=int, default=64, help="integrated-gradients steps")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png",
+                   help="output figure; OUT.json is written next to it")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.set_defaults(func=cmd_explain)
+
+
+def cmd_explain(args) -> int:
+    from ..core.errors import OutputError
+    from ..io import check_output_path, open_cube
+    from ..io.raster import save_figure, write_json
+
+    out_png = Path(args.output)
+    if out_png.suffix.lower() != ".png":
+        raise OutputError("the output figure must be a .png (OUT.json is written next to it)", path=out_png)
+    out_json = out_png.with_suffix(".json")
+    for p in (out_png, out_json):
+        check_output_path(p, overwrite=args.overwrite)
+    from ..explain import explain_pixel
+    from ..explain.plots import plot_attribution
+    from ..models import load_model
+
+    cube = open_cube(args.input)
+    model = load_model(args.model, map_location="cpu")
+    row, col = args.pixel
+    attribution = explain_pixel(model, cube, row, col, target=args.target, method=args.method,
+                                window_nm=args.window_nm, baseline=args.baseline, output=args.output_kind,
+                                n_steps=args.steps, device=args.device)
+    fig = plot_attribution(attribution, raw_spectrum=cube.data[row, col], raw_wavelengths=cube.wavelengths)
+    record = {"input": str(args.input), "model": str(args.model), "model_hash": model.model_hash,
+              "pixel": [row, col], **attribution.to_dict()}
+    write_json(record, out_json, overwrite=args.overwrite)
+    save_figure(fig, out_png, overwrite=args.overwrite)
+    print(f"{attribution.method} attribution of pixel ({row}, {col}) for {attribution.target_name or attribution.target}"
+          f" (predicted {attribution.predicted_name or attribution.predicted}): {out_png}, {out_json}")
+    return 0
