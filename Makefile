@@ -40,5 +40,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/io_bench.py
 
+docs: $(STAMP)
+	$(PY) scripts/gen_cli_docs.py
+	$(VENV)/bin/mkdocs build --strict
+
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache build dist

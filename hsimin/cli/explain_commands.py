@@ -33,7 +33,8 @@ def register(subparsers) -> None:
                      "[explain] extra (captum)."),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("input", metavar="IN", help="cube: ENVI .hdr, HDF5 .h5 or Specim scan folder")
-    p.add_argument("--model", "-m", required=True, metavar="M", help="model checkpoint (.pt, hsimin.models.save_model)")
+    p.add_argument("--model", "-m", default="default", metavar="M",
+                   help="model checkpoint (.pt, hsimin.models.save_model), or 'default' for the shipped SWIR model")
     p.add_argument("--pixel", required=True, type=_pixel, metavar="ROW,COL", help="the pixel (0-based line, sample)")
     p.add_argument("--method", choices=("ig", "saliency", "occlusion"), default="ig", type=str.lower,
                    help="attribution method")
@@ -68,7 +69,11 @@ def cmd_explain(args) -> int:
     from ..models import load_model
 
     cube = open_cube(args.input)
-    model = load_model(args.model, map_location="cpu")
+    model_path = args.model
+    if str(model_path).strip().lower() == "default":
+        from ..models import default_model_path
+        model_path = default_model_path()
+    model = load_model(model_path, map_location="cpu")
     row, col = args.pixel
     attribution = explain_pixel(model, cube, row, col, target=args.target, method=args.method,
                                 window_nm=args.window_nm, baseline=args.baseline, output=args.output_kind,

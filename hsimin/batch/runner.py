@@ -1,0 +1,632 @@
+"""Running a session: jobs, executors, ``run.json``, resume, Ctrl-C, and retries of killed workers.
+
+:func:`run_batch` turns a session into one :func:`hsimin.batch.tray.process_tray` job per tray and runs them
+
+* on a **local process pool** (default; ``workers`` processes, started with ``spawn`` because torch, numba and
+  OpenMP are not fork-safe), or
+* on an existing **Dask distributed cluster** (``scheduler='tcp://HOST:PORT'``): the same function is submitted
+  to it. Workers write the outputs themselves, so the input and output paths must be the same on the workers as
+  here (one machine, or a shared filesystem).
+
+Outputs are identical whichever way a tray runs, provided it runs with the same number of threads
+(``BatchConfig.threads``; by default derived from this machine's cores and the session's size, the same for both
+executors).
+
+**Never losing work.** ``OUT/run.json`` is rewritten atomically after every tray: the config and its hash, the
+classifier (model hash, or library id, method and file checksum), package versions, and for every tray its
+status (``done``, ``skipped``, ``failed``, ``pending``, ``interrupted``), seconds, one-line error, input
+fingerprint, outputs and QA. A re-run of the same command skips a tray whose outputs are complete and whose HDF5
+file records the same input fingerprint (path, size and mtime of every input file) and config hash (status
+``skipped``, files untouched) and redoes everything else: failed, interrupted, half-written or changed trays.
+
+**Failures.** A tray that cannot be read or processed is recorded ``failed`` with its error and the session goes
+on. A worker process that dies (killed, out of memory) breaks the local pool: the pool is restarted and the trays
+that were in flight are retried one at a time, so the tray that kills its worker is found and recorded
+``failed`` after ``max_attempts`` while the others complete. On Dask the scheduler reschedules a dead worker's
+task itself.
+
+**Ctrl-C.** The first SIGINT stops submitting trays and waits for the ones in flight (their outputs complete);
+a second SIGINT (or SIGTERM) abandons them: workers are terminated, their temporary files removed, and they are
+recorded ``interrupted``. Either way ``run.json`` is consistent and the next run resumes.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import multiprocessing
+import os
+import platform
+import re
+import signal
+import threading
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import __version__
+from ..core.errors import ConfigError, HsiminError, LibraryError, ModelError, OutputError
+from .session import Session, TrayJob, discover_session, input_fingerprint
+from .tray import BatchConfig, config_hash, expected_outputs, outputs_complete, process_tray, remove_partial
+
+__all__ = ["BatchResult", "RUN_FILE", "available_cores", "default_parallelism", "load_run", "resolve_classifier",
+           "run_batch"]
+
+RUN_FILE = "run.json"
+RUN_FORMAT = 1
+EXIT_OK, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+ProgressFn = Callable[[dict], Any]
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+def available_cores() -> int:
+    """Cores this process may use (CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_parallelism(n_trays: int, workers: int | None = None, cores: int | None = None) -> tuple[int, int]:
+    """(worker processes, threads per tray) for a session of ``n_trays`` trays.
+
+    Workers default to the cores, at most one per tray; threads share the cores out among them. Both depend on
+    the session's size, not on how many trays are left to do, so a resumed run computes every tray with the
+    same number of threads as the first (and gives identical outputs)."""
+    cores = available_cores() if cores is None else max(1, int(cores))
+    n = max(1, int(n_trays))
+    w = min(cores, n) if workers is None else max(1, int(workers))
+    return w, max(1, cores // min(w, n))
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(4 * 2**20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _versions(model: bool, dask: bool) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+    names = ["numpy", "scipy", "h5py", "scikit-learn", "numba", "spectral", "matplotlib"]
+    if model:
+        names.append("torch")
+    if dask:
+        names += ["dask", "distributed"]
+    out = {"hsimin": __version__, "python": platform.python_version()}
+    for n in names:
+        with contextlib.suppress(PackageNotFoundError):
+            out[n] = version(n)
+    return out
+
+
+def _library_files(ids) -> list[dict]:
+    """[{'id', 'file', 'sha256'}] of library ids (bundled) or files; LibraryError for an unknown one."""
+    from ..io.libraries import LIBRARY_FILES, list_libraries, spectral_libs_dir
+    files = []
+    for lib_id in ids:
+        if lib_id in LIBRARY_FILES:
+            f = spectral_libs_dir() / LIBRARY_FILES[lib_id]
+            if not f.is_file():
+                raise LibraryError(f"the library {lib_id!r} is missing its file; reinstall hsimin", path=f)
+        else:
+            f = Path(lib_id).expanduser()
+            if not f.is_file():
+                raise LibraryError(f"no library {lib_id!r}; bundled libraries: {', '.join(list_libraries())}, or "
+                                   "give a path to a .h5, .sli/.hdr or .csv library file")
+        files.append({"id": lib_id, "file": str(f.resolve()), "sha256": _sha256_file(f)})
+    return files
+
+
+def resolve_classifier(config: BatchConfig) -> BatchConfig:
+    """The config with ``classifier_id`` filled in, checking the model or library now (before any tray runs).
+
+    Model: ``'default'`` becomes :func:`hsimin.models.default_model_path`; the checkpoint is loaded (a bad one
+    fails here, with :class:`ModelError`) and its weight hash, classes and wavelengths recorded, with the
+    checksums of the libraries the tray-artefact screen uses. Library: the file of the id (or the path given) and
+    its SHA-256, plus the ``usgs_artefacts`` file when artefacts are added, and the method's parameters.
+    """
+    if config.model is not None:
+        path = config.model
+        if str(path).strip().lower() == "default":
+            try:
+                from ..models import default_model_path
+            except ImportError:
+                raise ModelError("this hsimin has no shipped default model; give --model PATH or --library ID") \
+                    from None
+            path = str(default_model_path())
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise ModelError("no model checkpoint here; give --model PATH of a .pt file or --model default", path=p)
+        from ..io.colors import normalise_name
+        from ..models import load_model
+        loaded = load_model(p)
+        screen = config.artefacts and not any(normalise_name(c) in ("plastic", "wood", "cardboard", "metal")
+                                              for c in loaded.class_names)
+        ident = {"kind": "model", "path": str(p.resolve()), "model_hash": loaded.model_hash,
+                 "classes": list(loaded.class_names), "bands": int(len(loaded.wavelengths)),
+                 "patch_size": loaded.patch_size, "artefact_screen": bool(screen),
+                 "screen_files": _library_files(["usgs_splib07", "usgs_artefacts"]) if screen else []}
+        return dataclasses.replace(config, model=str(p.resolve()), classifier_id=ident)
+    from ..classical.mapping import make_identifier
+    from ..io.libraries import LIBRARY_FILES
+    ids = [config.library] + (["usgs_artefacts"] if config.artefacts and config.library != "usgs_artefacts" else [])
+    files = _library_files(ids)
+    library = config.library if config.library in LIBRARY_FILES else str(Path(config.library).expanduser().resolve())
+    params = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
+              for k, v in make_identifier(config.method).get_params().items() if k != "wavelengths"}
+    ident = {"kind": "library", "library": config.library, "method": config.method, "params": params,
+             "files": files, "artefacts": config.artefacts}
+    return dataclasses.replace(config, library=library, classifier_id=ident)
+
+
+def load_run(out) -> dict | None:
+    """``OUT/run.json`` as a dict, or None when missing or unreadable."""
+    p = Path(out) / RUN_FILE
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------- state
+
+@dataclass
+class BatchResult:
+    """What :func:`run_batch` did. ``trays``: the run.json tray records, in session order."""
+
+    out: Path
+    run_file: Path
+    report: Path | None
+    trays: list[dict]
+    status: str  # complete | interrupted
+    seconds: float
+    products_error: str | None = None
+
+    def count(self, status: str) -> int:
+        return sum(1 for t in self.trays if t.get("status") == status)
+
+    @property
+    def failed(self) -> list[dict]:
+        return [t for t in self.trays if t.get("status") == "failed"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every tray is done or skipped, 1 when some failed, 130 when interrupted."""
+        if self.status == "interrupted":
+            return EXIT_INTERRUPTED
+        if self.failed or self.products_error:
+            return EXIT_SOME_FAILED
+        return EXIT_OK
+
+
+class _RunState:
+    """run.json in memory; :meth:`save` writes it atomically."""
+
+    def __init__(self, out: Path, doc: dict):
+        self.out = out
+        self.doc = doc
+        self.lock = threading.Lock()
+        self.index = {t["key"]: i for i, t in enumerate(doc["trays"])}
+
+    def update(self, key: str, record: dict) -> None:
+        with self.lock:
+            i = self.index[key]
+            self.doc["trays"][i] = {**self.doc["trays"][i], **record}
+            self._summarise()
+
+    def _summarise(self) -> None:
+        counts: dict[str, int] = {}
+        for t in self.doc["trays"]:
+            counts[t["status"]] = counts.get(t["status"], 0) + 1
+        self.doc["summary"] = counts
+
+    def save(self) -> None:
+        from ..io.atomic import atomic_output
+        with self.lock:
+            self._summarise()
+            text = json.dumps(self.doc, indent=1, default=str, allow_nan=False)
+            with atomic_output(self.out / RUN_FILE, overwrite=True) as tmp:
+                tmp.write_text(text + "\n", encoding="utf-8")
+
+
+def _record_base(job: TrayJob) -> dict:
+    return {"key": job.key, "hole_id": job.hole_id, "tray_id": job.tray_id, "source": job.path,
+            "depth_from_m": job.depth_from_m, "depth_to_m": job.depth_to_m, "status": "pending", "error": None,
+            "seconds": None, "attempts": 0}
+
+
+def _clean_floats(obj):
+    """JSON has no NaN: None instead."""
+    if isinstance(obj, float):
+        return None if obj != obj or obj in (float("inf"), float("-inf")) else obj
+    if isinstance(obj, dict):
+        return {k: _clean_floats(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean_floats(v) for v in obj]
+    return obj
+
+
+# --------------------------------------------------------------------------------------------- signals
+
+class _Stop:
+    """SIGINT/SIGTERM handling: first SIGINT -> stop submitting (``requested``); second, or SIGTERM -> abandon
+    (``abandon``; with ``interrupt_main`` also a KeyboardInterrupt in the main thread, for trays run in-process)."""
+
+    def __init__(self, notify: Callable[[str], None], interrupt_main: bool = False):
+        self.requested = threading.Event()
+        self.abandon = threading.Event()
+        self.notify = notify
+        self.interrupt_main = interrupt_main
+        self._old: dict = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if signum == signal.SIGINT and not self.requested.is_set():
+            self.requested.set()
+            self.notify("interrupt: finishing the trays in flight, then stopping (Ctrl-C again abandons them)")
+        else:
+            self.requested.set()
+            self.abandon.set()
+            self.notify("interrupt: abandoning the trays in flight")
+            if self.interrupt_main:
+                raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
+
+
+# --------------------------------------------------------------------------------------------- executors
+
+def _worker_init() -> None:
+    """Local workers leave SIGINT to the parent, which decides whether to finish or abandon their trays."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _died_record(job: TrayJob, attempts: int) -> dict:
+    return {"status": "failed", "attempts": attempts,
+            "error": f"the worker process died while processing this tray ({attempts} attempt"
+                     f"{'s' if attempts != 1 else ''}: killed, or out of memory; try fewer --workers or a smaller "
+                     "--block-mb)"}
+
+
+def _run_local(jobs: list[TrayJob], config: BatchConfig, out: str, workers: int, max_attempts: int,
+               on_result: Callable[[TrayJob, dict], None], stop: _Stop, fn: Callable = process_tray) -> list[TrayJob]:
+    """Run ``fn(job, config, out)`` (default :func:`process_tray`) for every job on a local process pool;
+    returns the jobs that were abandoned (in flight at a hard stop)."""
+    ctx = multiprocessing.get_context("spawn")
+    queue: deque[tuple[TrayJob, int]] = deque((j, 1) for j in jobs)
+    in_flight: dict = {}
+    solo = False  # a retried tray runs alone, so a tray that kills its worker is told apart from its neighbours
+
+    def new_pool():
+        return ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=ctx,
+                                   initializer=_worker_init)
+
+    pool = new_pool()
+    abandoned: list[TrayJob] = []
+    try:
+        while queue or in_flight:
+            if stop.abandon.is_set():
+                abandoned = [j for j, _ in in_flight.values()]
+                _terminate(pool)
+                in_flight.clear()
+                break
+            while queue and not stop.requested.is_set() and not solo and len(in_flight) < workers:
+                job, attempt = queue[0]
+                if attempt > 1 and in_flight:
+                    break
+                queue.popleft()
+                in_flight[pool.submit(fn, job, config, out)] = (job, attempt)
+                if attempt > 1:
+                    solo = True
+            if not in_flight:
+                break  # stop requested: nothing left running
+            done, _ = wait(list(in_flight), timeout=0.25, return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in done:
+                job, attempt = in_flight.pop(fut)
+                if attempt > 1:
+                    solo = False
+                try:
+                    res = fut.result()
+                except BrokenProcessPool:
+                    broken = True
+                    if attempt < max_attempts:
+                        queue.appendleft((job, attempt + 1))
+                    else:
+                        remove_partial(job, out)
+                        on_result(job, _died_record(job, attempt))
+                    continue
+                except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be unpickled
+                    res = {"status": "failed", "error": f"unexpected {type(exc).__name__}: {exc}"}
+                res["attempts"] = attempt
+                on_result(job, res)
+            if broken:
+                for fut, (job, attempt) in list(in_flight.items()):
+                    if fut.done() and not fut.cancelled() and fut.exception() is None:  # finished just before
+                        res = fut.result()
+                        res["attempts"] = attempt
+                        on_result(job, res)
+                    elif attempt < max_attempts:
+                        queue.appendleft((job, attempt + 1))
+                    else:
+                        remove_partial(job, out)
+                        on_result(job, _died_record(job, attempt))
+                in_flight.clear()
+                solo = False
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = new_pool()
+    finally:
+        pool.shutdown(wait=not abandoned and not stop.abandon.is_set(), cancel_futures=True)
+    return abandoned
+
+
+def _run_inline(jobs: list[TrayJob], config: BatchConfig, out: str, on_result: Callable[[TrayJob, dict], None],
+                stop: _Stop, fn: Callable = process_tray) -> list[TrayJob]:
+    """Run the jobs one after the other in this process (``workers=0``: debugging, tests; no isolation from a
+    tray that crashes the interpreter). Returns the job abandoned at a hard stop, if any."""
+    for job in jobs:
+        if stop.requested.is_set():
+            break
+        try:
+            res = fn(job, config, out)
+        except KeyboardInterrupt:
+            return [job]
+        res["attempts"] = 1
+        on_result(job, res)
+    return []
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    procs = list(getattr(pool, "_processes", {}) .values()) if getattr(pool, "_processes", None) else []
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.terminate()
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.join(5)
+
+
+_ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9a-fA-F:]+\]|[^\s:/\[\]]+):(?P<port>\d{1,5})/?$")
+
+
+def _connect(address: str):
+    """A ``distributed.Client`` for ``tcp://HOST:PORT`` (or ``HOST:PORT``, ``tls://...``). The address is checked
+    and, for plain TCP, the port probed first, so a wrong address fails in seconds with one clear line."""
+    m = _ADDRESS.match(str(address).strip())
+    if not m or not 0 < int(m.group("port")) < 65536:
+        raise ConfigError(f"--scheduler {address!r} is not a scheduler address; write tcp://HOST:PORT "
+                          "(e.g. tcp://10.0.0.5:8786)")
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ConfigError("--scheduler needs dask.distributed: pip install 'hsimin[dask]'") from None
+    scheme = m.group("scheme") or "tcp"
+    if scheme == "tcp":
+        import socket
+        host = m.group("host").strip("[]")
+        try:
+            with socket.create_connection((host, int(m.group("port"))), timeout=10):
+                pass
+        except OSError as exc:
+            raise ConfigError(f"cannot connect to the Dask scheduler at {address}: {exc.strerror or exc}; is "
+                              "dask-scheduler running there, and reachable from here?") from None
+    try:
+        return Client(address if m.group("scheme") else f"tcp://{address}", timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(f"cannot connect to the Dask scheduler at {address}: {' '.join(str(exc).split())}") \
+            from None
+
+
+def _run_dask(jobs: list[TrayJob], config: BatchConfig, out: str, client, max_attempts: int,
+              on_result: Callable[[TrayJob, dict], None], stop: _Stop) -> list[TrayJob]:
+    """Run jobs on a Dask cluster (``client``: a connected ``distributed.Client``, closed here); returns the jobs
+    abandoned at a stop."""
+    try:
+        token = hashlib.sha256(f"{out}{time.time()}{os.getpid()}".encode()).hexdigest()[:12]
+        futures = {}
+        for i, job in enumerate(jobs):
+            f = client.submit(process_tray, job, config, out, key=f"hsimin-tray-{token}-{i}", pure=False,
+                              retries=max(0, max_attempts - 1))
+            futures[f] = job
+        remaining = dict(futures)
+        cancelled_pending = False
+        while remaining:
+            if stop.abandon.is_set():
+                client.cancel(list(remaining))
+                return list(remaining.values())
+            if stop.requested.is_set() and not cancelled_pending:
+                running = {k for keys in client.processing().values() for k in keys}
+                waiting = [f for f in remaining if f.key not in running and not f.done()]
+                client.cancel(waiting)
+                for f in waiting:
+                    remaining.pop(f)
+                cancelled_pending = True
+            progressed = False
+            for f in list(remaining):
+                if not f.done():
+                    continue
+                job = remaining.pop(f)
+                progressed = True
+                try:
+                    res = f.result()
+                except Exception as exc:  # noqa: BLE001 - KilledWorker and friends: that tray failed
+                    name = type(exc).__name__
+                    msg = " ".join(str(exc).split())
+                    if name == "KilledWorker":
+                        res = {"status": "failed", "error": "the Dask worker died while processing this tray, on "
+                                                            "every attempt (killed, or out of memory)"}
+                    else:
+                        res = {"status": "failed", "error": f"{name}: {msg}"}
+                on_result(job, res)
+            if not progressed:
+                time.sleep(0.1)
+        return []
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
+
+
+# --------------------------------------------------------------------------------------------- run
+
+def run_batch(session: Session | str | os.PathLike, out: str | os.PathLike, config: BatchConfig, *,
+              workers: int | None = None, scheduler: str | None = None, progress: ProgressFn | None = None,
+              max_attempts: int = 2, products: bool = True) -> BatchResult:
+    """Run a batch session (see the module docstring).
+
+    Parameters
+    ----------
+    session : a :class:`Session`, or a folder of trays / a manifest CSV (:func:`discover_session`)
+    out : output folder (created); ``OUT/<hole>/<tray>.*``, ``OUT/run.json``, session products
+    config : :class:`BatchConfig`; ``threads=0`` means: derive from the cores and the session's size
+    workers : local worker processes (default: one per core, at most one per tray); 0 runs the trays one by one in
+        this process (no isolation: for debugging); ignored with ``scheduler``
+    scheduler : ``tcp://HOST:PORT`` of a Dask scheduler: run the trays there instead
+    progress : ``progress(event)`` with ``event['kind']`` ``'start'`` (``total``, ``todo``, ``skipped``),
+        ``'tray'`` (``record``: the tray's run.json record), ``'message'`` (``text``) or ``'end'``
+    max_attempts : tries per tray when its worker process dies
+    products : write the down-hole logs, mosaics and report at the end
+
+    Returns a :class:`BatchResult` (``exit_code``: 0 all done, 1 some failed, 130 interrupted). Raises
+    :class:`~hsimin.core.errors.HsiminError` before any tray runs when the session, the output folder, the model
+    or the library cannot be used.
+    """
+    t_start = time.perf_counter()
+    out = Path(out).expanduser().resolve()
+    if workers is not None and int(workers) < 0:
+        raise ConfigError(f"--workers must be >= 0 (0: in this process), got {workers}")
+    if max_attempts < 1:
+        raise ConfigError(f"max_attempts must be >= 1, got {max_attempts}")
+    if not isinstance(session, Session):
+        session = discover_session(session, exclude=[out])
+    emit = progress or (lambda event: None)
+
+    config = resolve_classifier(config)
+    if out.exists() and not out.is_dir():
+        raise OutputError("the output path exists and is not a folder", path=out)
+    client = _connect(scheduler) if scheduler is not None else None
+    try:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the output folder ({exc.strerror or exc})", path=out) from None
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise OutputError("the output folder is not writable", path=out)
+    except OutputError:
+        if client is not None:
+            client.close()
+        raise
+    inline = scheduler is None and workers is not None and int(workers) == 0
+    n_workers, threads = default_parallelism(len(session), None if inline else workers)
+    if scheduler is not None:
+        n_workers = None
+    if int(config.threads) <= 0:
+        config = dataclasses.replace(config, threads=threads)
+    chash = config_hash(config)
+
+    previous = load_run(out) or {}
+    prev_by_key = {t.get("key"): t for t in previous.get("trays", []) if isinstance(t, dict)}
+    records, todo = [], []
+    for job in session.trays:
+        rec = _record_base(job)
+        fp = input_fingerprint(job.path)
+        done = outputs_complete(job, out, fp, chash) if fp else None
+        if done is not None:
+            prev = prev_by_key.get(job.key, {})
+            rec.update({"status": "skipped", "seconds": 0.0, "attempts": 0, "fingerprint": fp,
+                        "qa": done.get("qa"), "depth_from_m": done.get("depth_from_m"),
+                        "depth_to_m": done.get("depth_to_m"),
+                        "outputs": {k: str(v) for k, v in expected_outputs(job, out).items()},
+                        "class_pixels": prev.get("class_pixels"), "first_done": prev.get("first_done")
+                        or prev.get("finished")})
+        else:
+            todo.append(job)
+            remove_partial(job, out)
+        records.append(rec)
+
+    doc = {
+        "hsimin_run": RUN_FORMAT, "session": session.source, "session_kind": session.kind, "output": str(out),
+        "started": _now(), "finished": None, "status": "running",
+        "executor": ({"kind": "dask", "scheduler": scheduler} if scheduler is not None
+                     else {"kind": "inline"} if inline
+                     else {"kind": "local", "workers": min(n_workers, max(1, len(todo)))}),
+        "threads_per_tray": config.threads, "config": _clean_floats(config.to_dict()), "config_hash": chash,
+        "classifier": config.classifier_id, "versions": _versions(config.model is not None, scheduler is not None),
+        "interval_m": config.interval_m, "trays": records, "summary": {},
+    }
+    state = _RunState(out, doc)
+    state.save()
+    emit({"kind": "start", "total": len(session), "todo": len(todo), "skipped": len(session) - len(todo)})
+    for rec in records:
+        if rec["status"] == "skipped":
+            emit({"kind": "tray", "record": rec})
+
+    def on_result(job: TrayJob, res: dict) -> None:
+        res = _clean_floats(dict(res))
+        res.pop("traceback", None)
+        if res.get("status") == "done":
+            res["finished"] = _now()
+        rec = {k: v for k, v in res.items() if k not in ("hole_id", "tray_id", "source")}
+        state.update(job.key, rec)
+        state.save()
+        emit({"kind": "tray", "record": state.doc["trays"][state.index[job.key]]})
+
+    with _Stop(lambda text: emit({"kind": "message", "text": text}), interrupt_main=inline) as stop:
+        if todo:
+            if inline:
+                abandoned = _run_inline(todo, config, str(out), on_result, stop)
+            elif scheduler is not None:
+                abandoned = _run_dask(todo, config, str(out), client, max_attempts, on_result, stop)
+            else:
+                abandoned = _run_local(todo, config, str(out), n_workers, max_attempts, on_result, stop)
+        else:
+            abandoned = []
+            if client is not None:
+                client.close()
+        interrupted = stop.requested.is_set()
+    for job in abandoned:
+        remove_partial(job, out)
+        state.update(job.key, {"status": "interrupted", "error": "abandoned at Ctrl-C; the next run redoes it"})
+    for t in state.doc["trays"]:
+        if t["status"] == "pending" and interrupted:
+            t["error"] = "not started: the run was interrupted; the next run does it"
+
+    report, products_error = None, None
+    if products and not interrupted:
+        from .products import write_session_products
+        try:
+            report = write_session_products(out, session, state.doc, interval_m=config.interval_m)
+        except (HsiminError, OSError, ValueError) as exc:
+            products_error = " ".join(str(exc).split())
+    state.doc["status"] = "interrupted" if interrupted else "complete"
+    state.doc["finished"] = _now()
+    state.doc["seconds"] = round(time.perf_counter() - t_start, 3)
+    if products_error:
+        state.doc["products_error"] = products_error
+    if report is not None:
+        state.doc["report"] = str(report)
+    state.save()
+    emit({"kind": "end"})
+    return BatchResult(out=out, run_file=out / RUN_FILE, report=report, trays=list(state.doc["trays"]),
+                       status=state.doc["status"], seconds=state.doc["seconds"], products_error=products_error)
