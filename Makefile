@@ -37,8 +37,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
+# Every benchmark, one after the other (about 45 minutes on 2 cores; results in benchmarks/results/*.json).
+# `make bench BENCHES="io_bench preprocess_bench"` runs some. Run them on a quiet machine: they time the peers
+# (SPy, scipy, hylite) in the same run and report ratios, which a busy machine skews.
+BENCHES ?= io_bench preprocess_bench identify_accuracy models_bench batch_bench prospect_bench ssl_dann_bench
 bench: $(STAMP)
-	$(PY) benchmarks/io_bench.py
+	$(PIP) install --quiet -e ".[bench]"
+	set -e; for b in $(BENCHES); do echo "== $$b"; $(PY) benchmarks/$$b.py; done
 
 docs: $(STAMP)
 	$(PY) scripts/gen_cli_docs.py

@@ -124,7 +124,9 @@ def bench_continuum(data: dict, args) -> dict:
     m = min(args.peer_n, n)
     sub = np.ascontiguousarray(X[:m])
     X32 = X.astype(np.float32)
+    reused = np.empty_like(X)  # the block-streaming use: one output buffer filled block after block
     fns = {"hsimin": lambda: remove_continuum(X, GRID), "hsimin_float32": lambda: remove_continuum(X32, GRID),
+           "hsimin_out": lambda: remove_continuum(X, GRID, out=reused),
            "copy": lambda: X.copy(), "copy_float32": lambda: X32.copy(),
            "spy": lambda: spy_remove_continuum(sub.copy(), GRID.copy())}
     try:
@@ -141,19 +143,25 @@ def bench_continuum(data: dict, args) -> dict:
                  "hsimin": {"seconds": t, "spectra_per_s": rate(n, t), "fraction_of_memory_bandwidth": t_copy / t,
                             "cpu_ns_per_band": 1e9 * cpu["hsimin"] / X.size},
                  "hsimin_float32": {"seconds": best["hsimin_float32"], "spectra_per_s": rate(n, best["hsimin_float32"]),
-                                    "fraction_of_memory_bandwidth": best["copy_float32"] / best["hsimin_float32"]}}
-    t32 = best["hsimin_float32"]
-    say(f"continuum  hsimin   {rate(n, t):12,.0f} spectra/s  ({t:.3f} s; float32 {rate(n, t32):,.0f}/s; "
-        f"{100 * t_copy / t:.0f}% of copy speed)")
+                                    "fraction_of_memory_bandwidth": best["copy_float32"] / best["hsimin_float32"]},
+                 # A new 432 MB result per call pays first-touch page faults (fresh pages from the kernel) that
+                 # are a large part of the time here; writing into a reused buffer (out=) is how a block loop runs.
+                 "hsimin_out": {"seconds": best["hsimin_out"], "spectra_per_s": rate(n, best["hsimin_out"]),
+                                "fraction_of_memory_bandwidth": t_copy / best["hsimin_out"],
+                                "cpu_ns_per_band": 1e9 * cpu["hsimin_out"] / X.size}}
+    t32, t_out = best["hsimin_float32"], best["hsimin_out"]
+    say(f"continuum  hsimin   {rate(n, t):12,.0f} spectra/s  ({t:.3f} s; float32 {rate(n, t32):,.0f}/s; into a reused "
+        f"buffer {rate(n, t_out):,.0f}/s; {100 * t_copy / t:.0f}% of copy speed)")
     note = f"timed on the first {m} spectra and scaled linearly to {n}"
     t_spy = best["spy"] * n / m
     out["spy"] = {"seconds_measured": best["spy"], "spectra_measured": m, "seconds_scaled_to_n": t_spy,
                   "spectra_per_s": rate(m, best["spy"]), "cpu_ns_per_band": 1e9 * cpu["spy"] / sub.size,
                   "max_abs_diff_vs_hsimin": max_diff(mine, spy_remove_continuum(sub.copy(), GRID.copy())), "note": note}
     out["speedup_vs_spy"] = t_spy / t
+    out["speedup_vs_spy_reused_output"] = t_spy / t_out
     out["cpu_ratio_vs_spy"] = out["spy"]["cpu_ns_per_band"] / out["hsimin"]["cpu_ns_per_band"]
     say(f"continuum  SPy      {rate(m, best['spy']):12,.0f} spectra/s  (on {m}, scaled)  -> hsimin {t_spy / t:.0f}x "
-        f"(CPU time {out['cpu_ratio_vs_spy']:.0f}x); max |hsimin - SPy| {out['spy']['max_abs_diff_vs_hsimin']:.1e}")
+        f"(into a reused buffer {t_spy / t_out:.0f}x; CPU time {out['cpu_ratio_vs_spy']:.0f}x); max |hsimin - SPy| {out['spy']['max_abs_diff_vs_hsimin']:.1e}")
     if hylite_skipped:
         out["hylite"] = {"skipped": hylite_skipped}
         say(f"continuum  hylite   skipped ({hylite_skipped})")
@@ -169,9 +177,10 @@ def bench_continuum(data: dict, args) -> dict:
                      "coincide, on uneven band spacing they differ. " + note),
         }
         out["speedup_vs_hylite"] = t_hy / t
+        out["speedup_vs_hylite_reused_output"] = t_hy / t_out
         out["cpu_ratio_vs_hylite"] = out["hylite"]["cpu_ns_per_band"] / out["hsimin"]["cpu_ns_per_band"]
         say(f"continuum  hylite   {rate(m, best['hylite']):12,.0f} spectra/s  (on {m}, scaled)  -> hsimin "
-            f"{t_hy / t:.0f}x (CPU time {out['cpu_ratio_vs_hylite']:.1f}x); max |hsimin - hylite| "
+            f"{t_hy / t:.0f}x (reused buffer {t_hy / t_out:.0f}x; CPU time {out['cpu_ratio_vs_hylite']:.1f}x); max |hsimin - hylite| "
             f"{out['hylite']['max_abs_diff_vs_hsimin']:.1e} (hylite: hull vs band index)")
     return out
 
