@@ -41,7 +41,8 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..core.units import check_wavelengths
-from ..preprocess import remove_continuum
+from .._numba import jit, parallel_rows
+from ..preprocess.continuum import _hull_row
 
 __all__ = ["FeatureWindow", "DEFAULT_WINDOWS", "FEATURE_QUANTITIES", "extract_features", "feature_names",
            "parse_windows", "windows_to_spec"]
@@ -149,111 +150,161 @@ def _quad_vertex(x0, x1, x2, y0, y1, y2):
     return -b / (2.0 * a)
 
 
-@numba.njit(cache=True, parallel=True)
-def _features_kernel(cr, wl, i0, i1, min_depth, half_nm, out):
-    """cr (N, Bh) continuum-removed over the hull range; wl (Bh,) nm; search bands i0..i1-1 (inclusive of i0,
-    exclusive of i1). Writes out[n] = (wavelength, depth, width, asymmetry), NaN where there is no feature."""
-    N, Bh = cr.shape
-    for n in numba.prange(N):
-        out[n, 0] = np.nan
-        out[n, 1] = np.nan
-        out[n, 2] = np.nan
-        out[n, 3] = np.nan
-        bad = False
-        for b in range(Bh):
-            if not math.isfinite(cr[n, b]):
-                bad = True
-                break
-        if bad:
-            continue
-        j = i0
-        for b in range(i0 + 1, i1):
-            if cr[n, b] < cr[n, j]:
-                j = b
-        if j == i0 or j == i1 - 1:
-            continue  # minimum on the window edge: the feature is outside the window
-        d0 = 1.0 - cr[n, j]
-        if not d0 >= 0.5 * min_depth:
-            continue  # far too shallow to reach min_depth even after the sub-band fit
-        # --- Gaussian fit: weighted LSQ parabola through log(1 - CR) around the minimum
-        lo = j - 1
-        while lo - 1 >= 0 and wl[j] - wl[lo - 1] <= half_nm and 1.0 - cr[n, lo - 1] >= 0.5 * d0:
-            lo -= 1
-        hi = j + 1
-        while hi + 1 < Bh and wl[hi + 1] - wl[j] <= half_nm and 1.0 - cr[n, hi + 1] >= 0.5 * d0:
-            hi += 1
-        xm = np.nan
-        dfit = np.nan
-        ok = True
+@jit
+def _feature_row(cr, wl, i0, i1, min_depth, half_nm, out):  # pragma: no cover - compiled
+    """Scalars of one continuum-removed spectrum: cr (Bh,) over the hull range, wl (Bh,) nm, search bands
+    i0..i1-1. Writes out (4,) = (wavelength, depth, width, asymmetry), NaN where there is no feature."""
+    Bh = cr.shape[0]
+    out[0] = np.nan
+    out[1] = np.nan
+    out[2] = np.nan
+    out[3] = np.nan
+    bad = False
+    for b in range(Bh):
+        if not math.isfinite(cr[b]):
+            bad = True
+            break
+    if bad:
+        return
+    j = i0
+    for b in range(i0 + 1, i1):
+        if cr[b] < cr[j]:
+            j = b
+    if j == i0 or j == i1 - 1:
+        return  # minimum on the window edge: the feature is outside the window
+    d0 = 1.0 - cr[j]
+    if not d0 >= 0.5 * min_depth:
+        return  # far too shallow to reach min_depth even after the sub-band fit
+    # --- Gaussian fit: weighted LSQ parabola through log(1 - CR) around the minimum
+    lo = j - 1
+    while lo - 1 >= 0 and wl[j] - wl[lo - 1] <= half_nm and 1.0 - cr[lo - 1] >= 0.5 * d0:
+        lo -= 1
+    hi = j + 1
+    while hi + 1 < Bh and wl[hi + 1] - wl[j] <= half_nm and 1.0 - cr[hi + 1] >= 0.5 * d0:
+        hi += 1
+    xm = np.nan
+    dfit = np.nan
+    ok = True
+    for b in range(lo, hi + 1):
+        if not 1.0 - cr[b] > 0.0:
+            ok = False
+    if ok:
+        # normal equations of sum w (y - c0 - c1 t - c2 t^2)^2, t = wl - wl[j], w = (1 - CR)^2
+        s0 = s1 = s2 = s3 = s4 = 0.0
+        r0 = r1 = r2 = 0.0
         for b in range(lo, hi + 1):
-            if not 1.0 - cr[n, b] > 0.0:
-                ok = False
-        if ok:
-            # normal equations of sum w (y - c0 - c1 t - c2 t^2)^2, t = wl - wl[j], w = (1 - CR)^2
-            s0 = s1 = s2 = s3 = s4 = 0.0
-            r0 = r1 = r2 = 0.0
-            for b in range(lo, hi + 1):
-                a = 1.0 - cr[n, b]
-                w = a * a
-                t = wl[b] - wl[j]
-                y = math.log(a)
-                t2 = t * t
-                s0 += w
-                s1 += w * t
-                s2 += w * t2
-                s3 += w * t2 * t
-                s4 += w * t2 * t2
-                r0 += w * y
-                r1 += w * y * t
-                r2 += w * y * t2
-            # solve the 3x3 symmetric system [[s0 s1 s2][s1 s2 s3][s2 s3 s4]] c = r by Cramer's rule
-            det = s0 * (s2 * s4 - s3 * s3) - s1 * (s1 * s4 - s3 * s2) + s2 * (s1 * s3 - s2 * s2)
-            if det != 0.0 and math.isfinite(det):
-                c0 = (r0 * (s2 * s4 - s3 * s3) - s1 * (r1 * s4 - s3 * r2) + s2 * (r1 * s3 - s2 * r2)) / det
-                c1 = (s0 * (r1 * s4 - r2 * s3) - r0 * (s1 * s4 - s3 * s2) + s2 * (s1 * r2 - r1 * s2)) / det
-                c2 = (s0 * (s2 * r2 - s3 * r1) - s1 * (s1 * r2 - r1 * s2) + r0 * (s1 * s3 - s2 * s2)) / det
-                if c2 < 0.0:
-                    tm = -c1 / (2.0 * c2)
-                    if wl[j - 1] - wl[j] <= tm <= wl[j + 1] - wl[j]:
-                        xm = wl[j] + tm
-                        dfit = math.exp(c0 + c1 * tm + c2 * tm * tm)
-        if not math.isfinite(xm):
-            xm = _quad_vertex(wl[j - 1], wl[j], wl[j + 1], cr[n, j - 1], cr[n, j], cr[n, j + 1])
-            if not (math.isfinite(xm) and wl[j - 1] <= xm <= wl[j + 1]):
-                xm = wl[j]
-            dfit = d0
-        depth = min(max(dfit, d0), 1.0)
-        if depth < min_depth:
-            continue
-        out[n, 0] = xm
-        out[n, 1] = depth
-        # --- full width at half depth, searched over the hull range
-        level = 1.0 - 0.5 * depth
-        left = np.nan
-        b = j
-        while b - 1 >= 0:
-            if cr[n, b - 1] >= level:
-                y0, y1 = cr[n, b - 1], cr[n, b]
-                f = (level - y1) / (y0 - y1) if y0 != y1 else 0.0
-                left = wl[b] + f * (wl[b - 1] - wl[b])
-                break
-            b -= 1
-        right = np.nan
-        b = j
-        while b + 1 < Bh:
-            if cr[n, b + 1] >= level:
-                y0, y1 = cr[n, b], cr[n, b + 1]
-                f = (level - y0) / (y1 - y0) if y1 != y0 else 0.0
-                right = wl[b] + f * (wl[b + 1] - wl[b])
-                break
-            b += 1
-        if math.isfinite(left) and math.isfinite(right) and right > left:
-            width = right - left
-            out[n, 2] = width
-            out[n, 3] = ((right - xm) - (xm - left)) / width
+            a = 1.0 - cr[b]
+            w = a * a
+            t = wl[b] - wl[j]
+            y = math.log(a)
+            t2 = t * t
+            s0 += w
+            s1 += w * t
+            s2 += w * t2
+            s3 += w * t2 * t
+            s4 += w * t2 * t2
+            r0 += w * y
+            r1 += w * y * t
+            r2 += w * y * t2
+        # solve the 3x3 symmetric system [[s0 s1 s2][s1 s2 s3][s2 s3 s4]] c = r by Cramer's rule
+        det = s0 * (s2 * s4 - s3 * s3) - s1 * (s1 * s4 - s3 * s2) + s2 * (s1 * s3 - s2 * s2)
+        if det != 0.0 and math.isfinite(det):
+            c0 = (r0 * (s2 * s4 - s3 * s3) - s1 * (r1 * s4 - s3 * r2) + s2 * (r1 * s3 - s2 * r2)) / det
+            c1 = (s0 * (r1 * s4 - r2 * s3) - r0 * (s1 * s4 - s3 * s2) + s2 * (s1 * r2 - r1 * s2)) / det
+            c2 = (s0 * (s2 * r2 - s3 * r1) - s1 * (s1 * r2 - r1 * s2) + r0 * (s1 * s3 - s2 * s2)) / det
+            if c2 < 0.0:
+                tm = -c1 / (2.0 * c2)
+                if wl[j - 1] - wl[j] <= tm <= wl[j + 1] - wl[j]:
+                    xm = wl[j] + tm
+                    dfit = math.exp(c0 + c1 * tm + c2 * tm * tm)
+    if not math.isfinite(xm):
+        xm = _quad_vertex(wl[j - 1], wl[j], wl[j + 1], cr[j - 1], cr[j], cr[j + 1])
+        if not (math.isfinite(xm) and wl[j - 1] <= xm <= wl[j + 1]):
+            xm = wl[j]
+        dfit = d0
+    depth = min(max(dfit, d0), 1.0)
+    if depth < min_depth:
+        return
+    out[0] = xm
+    out[1] = depth
+    # --- full width at half depth, searched over the hull range
+    level = 1.0 - 0.5 * depth
+    left = np.nan
+    b = j
+    while b - 1 >= 0:
+        if cr[b - 1] >= level:
+            y0, y1 = cr[b - 1], cr[b]
+            f = (level - y1) / (y0 - y1) if y0 != y1 else 0.0
+            left = wl[b] + f * (wl[b - 1] - wl[b])
+            break
+        b -= 1
+    right = np.nan
+    b = j
+    while b + 1 < Bh:
+        if cr[b + 1] >= level:
+            y0, y1 = cr[b], cr[b + 1]
+            f = (level - y0) / (y1 - y0) if y1 != y0 else 0.0
+            right = wl[b] + f * (wl[b + 1] - wl[b])
+            break
+        b += 1
+    if math.isfinite(left) and math.isfinite(right) and right > left:
+        width = right - left
+        out[2] = width
+        out[3] = ((right - xm) - (xm - left)) / width
 
 
 # --------------------------------------------------------------------------- public API
+
+
+@numba.njit(cache=True, parallel=True)
+def _features_kernel(cr, wl, i0, i1, min_depth, half_nm, out):
+    """cr (N, Bh) continuum-removed over the hull range; wl (Bh,) nm; search bands i0..i1-1 (inclusive of i0,
+    exclusive of i1). Writes out[n] = (wavelength, depth, width, asymmetry), NaN where there is no feature.
+    (The two-step form of :func:`_features_rows`, kept as its reference in the tests.)"""
+    for n in numba.prange(cr.shape[0]):
+        _feature_row(cr[n], wl, i0, i1, min_depth, half_nm, out[n])
+
+
+@jit
+def _features_rows(X, wl, win, dxa, dxb, min_depth, half_nm, out):  # pragma: no cover - compiled
+    """All windows of every row of X (N, B) in one pass: out (N, nw, 4).
+
+    win (nw, 4) int64 = (h0, h1, i0, i1): the hull range h0:h1 (bands of X) and the search bands i0:i1 relative
+    to h0; dxa, dxb (nw, maxlen) the band spacings of each hull range (see ``hsimin.preprocess.continuum``).
+    A hull range with a non-finite band, or whose end bands are not positive, gives NaN. Each row's hull
+    range is copied to a float64 scratch buffer and continuum-removed there: the same numbers as
+    ``remove_continuum`` over the range followed by :func:`_features_kernel`, without the per-window arrays.
+    """
+    N = X.shape[0]
+    nw = win.shape[0]
+    m = dxa.shape[1]
+    buf = np.empty(m, np.float64)
+    ys = np.empty(m, np.float64)
+    ix = np.empty(m, np.int64)
+    nan = np.nan
+    for r in range(N):
+        for k in range(nw):
+            h0 = win[k, 0]
+            h1 = win[k, 1]
+            nb = h1 - h0
+            o = out[r, k]
+            o[0] = nan
+            o[1] = nan
+            o[2] = nan
+            o[3] = nan
+            ok = True
+            for b in range(nb):
+                v = np.float64(X[r, h0 + b])
+                if not math.isfinite(v):
+                    ok = False
+                    break
+                buf[b] = v
+            if not ok or not (buf[0] > 0.0 and buf[nb - 1] > 0.0):
+                continue
+            seg = buf[:nb]
+            _hull_row(seg, wl[h0:h1], dxa[k, :nb], dxb[k, :nb], 0, nb, 1, seg, ys, ix)
+            _feature_row(seg, wl[h0:h1], win[k, 2], win[k, 3], min_depth, half_nm, o)
+
 
 def extract_features(spectra, wavelengths, windows: Sequence[FeatureWindow] | Mapping | str = DEFAULT_WINDOWS,
                      *, min_depth: float = 0.02, fit_half_width_nm: float = 12.0) -> dict[str, np.ndarray]:
@@ -281,25 +332,37 @@ def extract_features(spectra, wavelengths, windows: Sequence[FeatureWindow] | Ma
         raise InputError("spectra must have a band axis (last axis)")
     wl = check_wavelengths(wavelengths, X.shape[-1], "wavelengths")
     lead = X.shape[:-1]
-    X2 = np.ascontiguousarray(X.reshape(-1, X.shape[-1]), dtype=np.float64)
-    out: dict[str, np.ndarray] = {}
+    if X.dtype != np.float32 and X.dtype != np.float64:
+        X = X.astype(np.float64)
+    X2 = np.ascontiguousarray(X.reshape(-1, X.shape[-1]))
+    n_rows = X2.shape[0]
+    # Windows with fewer than 3 hull or search bands on this grid have no feature anywhere (all NaN).
+    ranges = []
     for w in windows:
         h = np.flatnonzero((wl >= w.hull_lo_nm) & (wl <= w.hull_hi_nm))
         s = np.flatnonzero((wl[h] >= w.lo_nm) & (wl[h] <= w.hi_nm)) if h.size else h
-        res = np.full((X2.shape[0], 4), np.nan)
-        if s.size >= 3 and h.size >= 3 and X2.shape[0]:
-            sub = X2[:, h[0]:h[-1] + 1]
-            # the hull quotient is defined when the hull is positive: both end bands > 0 suffice (the hull
-            # of the range lies above the chord between them)
-            finite = np.isfinite(sub).all(axis=1) & (sub[:, 0] > 0) & (sub[:, -1] > 0)
-            if finite.any():
-                cr = np.full(sub.shape, np.nan)
-                good = np.ascontiguousarray(sub[finite])
-                cr[finite] = np.asarray(remove_continuum(good, wl[h[0]:h[-1] + 1]), dtype=np.float64)
-                _features_kernel(cr, wl[h[0]:h[-1] + 1], int(s[0]), int(s[-1]) + 1, float(min_depth),
-                                 float(fit_half_width_nm), res)
+        ranges.append((int(h[0]), int(h[-1]) + 1, int(s[0]), int(s[-1]) + 1) if s.size >= 3 and h.size >= 3
+                      else None)
+    live = [k for k, r in enumerate(ranges) if r is not None]
+    res = np.full((n_rows, len(windows), 4), np.nan)
+    if live and n_rows:
+        win = np.array([ranges[k] for k in live], dtype=np.int64)
+        m = int((win[:, 1] - win[:, 0]).max())
+        dxa = np.zeros((len(live), m))
+        dxb = np.zeros((len(live), m))
+        for q, (h0, h1, _, _) in enumerate(win):
+            wh = wl[h0:h1]
+            dxa[q, 1:wh.size - 1] = wh[1:-1] - wh[:-2]
+            dxb[q, 1:wh.size - 1] = wh[2:] - wh[:-2]
+        part = res if len(live) == len(windows) else np.full((n_rows, len(live), 4), np.nan)
+        parallel_rows(n_rows, lambda r0, r1: _features_rows(X2[r0:r1], wl, win, dxa, dxb, float(min_depth),
+                                                             float(fit_half_width_nm), part[r0:r1]))
+        if part is not res:
+            res[:, live] = part
+    out: dict[str, np.ndarray] = {}
+    for k, w in enumerate(windows):
         for q, name in enumerate(FEATURE_QUANTITIES):
-            out[f"{w.name}_{name}"] = res[:, q].astype(np.float32).reshape(lead)
+            out[f"{w.name}_{name}"] = res[:, k, q].astype(np.float32).reshape(lead)
     return out
 
 
