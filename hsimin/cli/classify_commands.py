@@ -72,6 +72,11 @@ def register(subparsers) -> None:
     p.add_argument("--min-albedo", type=_probability, default=None, metavar="R",
                    help="with --mask-background: mean reflectance below R is background (default 0.03; black "
                         "plastic trays need about 0.15)")
+    p.add_argument("--no-artefact-screen", dest="artefact_screen", action="store_false",
+                   help="do not screen out tray artefacts. By default, for a model without artefact classes (the "
+                        "shipped one has none), pixels whose spectrum is closer to a USGS tray material (plastic, "
+                        "wood, cardboard, metal) than to every USGS spectrum of the model's minerals are left "
+                        "unclassified instead of getting their nearest mineral (hsimin.classical.artefacts)")
     p.add_argument("--no-envi", action="store_true", help="do not write the ENVI Classification")
     p.add_argument("--no-png", action="store_true", help="do not write the PNG")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -92,6 +97,13 @@ def output_paths(out: str | Path, *, envi: bool = True, png: bool = True) -> dic
     if fmt != "png" and png:
         paths["png"] = stem.with_suffix(".png")
     return paths
+
+
+def _knows_tray(class_names) -> bool:
+    """True when a model has its own tray-artefact classes (then it needs no screen)."""
+    from ..classical.artefacts import ARTEFACTS
+    from ..io.colors import normalise_name
+    return any(normalise_name(c) in ARTEFACTS for c in class_names)
 
 
 def _model_path(text: str) -> Path:
@@ -139,6 +151,19 @@ def cmd_classify(args) -> int:
         from ..preprocess import mask_cube
         core = mask_cube(cube, **({} if args.min_albedo is None else {"min_albedo": args.min_albedo}))
         cube = dataclasses.replace(cube, mask=core if cube.mask is None else (cube.mask & core))
+    screened = None
+    if args.artefact_screen and not _knows_tray(loaded.class_names):
+        import dataclasses
+
+        from ..classical.artefacts import screen_cube
+        from ..core.errors import HsiminError
+        try:
+            tray = screen_cube(cube, loaded.class_names)
+        except HsiminError as exc:  # e.g. bands outside the SWIR identification range: map without the screen
+            print(f"hsimin classify: no tray-artefact screen ({exc})", file=sys.stderr)
+        else:
+            screened = int(tray.sum())
+            cube = dataclasses.replace(cube, mask=~tray if cube.mask is None else (cube.mask & ~tray))
     bar = _Bar(cube.shape[0])
     try:
         options = {} if args.tile is None else {"tile": args.tile}
@@ -146,6 +171,10 @@ def cmd_classify(args) -> int:
                           progress=bar, **options)
     finally:
         bar.close()
+    if screened is not None:
+        import dataclasses
+        mm = dataclasses.replace(mm, provenance={**mm.provenance, "artefact_screen": {
+            "library": "usgs_artefacts", "pixels_screened_out": screened}})
     written = []
     order = [f for f in ("png", "envi", "hdf5") if f in paths]       # the main map last: it marks completion
     for fmt in order:
@@ -156,5 +185,6 @@ def cmd_classify(args) -> int:
     if not written:
         raise InputError("nothing to write", path=args.output)
     print(f"wrote {', '.join(str(w) for w in written)} ({done} of {n} pixels classified"
-          + (f", {unknown} below --threshold" if unknown else "") + f"; {len(mm.classes)} classes)")
+          + (f", {unknown} below --threshold" if unknown else "")
+          + (f", {screened} screened out as tray" if screened else "") + f"; {len(mm.classes)} classes)")
     return EXIT_OK
