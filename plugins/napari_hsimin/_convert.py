@@ -4,8 +4,9 @@ Layer data go out as napari ``LayerData`` tuples ``(data, kwargs, layer_type)`` 
 so this module imports neither Qt nor napari); layers come back in duck-typed (``.data``,
 ``.metadata``, ``.features``). Conventions:
 
-* a cube is an Image layer of shape (B, H, W): the band axis first so napari's slider walks the bands; its
-  ``metadata`` holds ``wavelengths`` (nm), ``fwhm``, ``bad_bands``, ``mask``, ``scan_meta`` and
+* a cube is an Image layer of shape (B, H, W): the band axis first so napari's slider walks the bands (a cube
+  bigger than :data:`LAZY_LAYER_BYTES` stays on disk: a :class:`BandFirstCube` view reads the band planes
+  napari asks for in bounded line blocks); its ``metadata`` holds ``wavelengths`` (nm), ``fwhm``, ``bad_bands``, ``mask``, ``scan_meta`` and
   ``hsimin_kind = "cube"``;
 * a mineral map is a Labels layer: napari value ``v = label + 1`` (0 = unclassified, transparent), class
   colours from :func:`hsimin.io.colors.class_colors`, ``features`` with one row per napari value
@@ -27,13 +28,114 @@ MAP_KIND = "mineral_map"
 TRAINING_KIND = "training_labels"
 UNCLASSIFIED_NAME = "unclassified"
 
-__all__ = ["CUBE_KIND", "MAP_KIND", "TRAINING_KIND", "attribution_to_layer_data", "band_label", "classes_of",
+__all__ = ["BandFirstCube", "CUBE_KIND", "LAZY_LAYER_BYTES", "MAP_KIND", "TRAINING_KIND", "attribution_to_layer_data", "band_label", "classes_of",
            "cube_to_layer_data", "feature_maps_to_layer_data", "is_cube_layer", "is_labels_with_classes",
            "label_colormap", "labels_to_map", "layer_to_cube", "legend_entries", "legend_html",
            "map_to_layer_data", "pixel_of", "spectrum_of", "suggestions_to_layer_data", "training_layer_data"]
 
 
 # --------------------------------------------------------------------------- cubes
+
+LAZY_LAYER_BYTES = 512 * 2**20
+"""A cube whose float32 data would take more than this many bytes is not loaded into the viewer: its layer
+holds a :class:`BandFirstCube` over the file instead (a 384 x 3000 x 270 tray is 1.2 GB as float32)."""
+
+PLANE_CACHE = 8
+"""Band planes a :class:`BandFirstCube` keeps (napari asks for the same plane again on every redraw)."""
+
+
+class BandFirstCube:
+    """Lazy (B, H, W) float32 view of a band-last cube array on disk, for napari's band slider.
+
+    ``band_last`` is the cube's own (H, W, B) array (e.g. the ENVI reader's lazy array). Indexing follows
+    numpy's rules for integers and slices (and integer arrays on one axis); the lines a key needs are read in
+    blocks of at most ``block_bytes`` of cube data, so a band plane of a tray larger than memory costs one plane
+    of memory, and a spectrum ``[:, row, col]`` reads one line. Recent full band planes are cached.
+    ``np.asarray`` of the whole view loads the cube (as the in-memory layer would have).
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 3
+
+    def __init__(self, band_last, block_bytes: int = 64 * 2**20):
+        H, W, B = (int(n) for n in band_last.shape)
+        self.band_last = band_last
+        self.shape = (B, H, W)
+        self._lines = max(1, int(block_bytes) // max(1, W * B * 4))
+        self._planes: dict[int, np.ndarray] = {}
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * 4
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.empty(self.shape, np.float32)
+        for a in range(0, self.shape[1], self._lines):
+            b = min(self.shape[1], a + self._lines)
+            out[:, a:b] = np.moveaxis(np.asarray(self.band_last[a:b], np.float32), -1, 0)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def _key(self, key) -> tuple:
+        if not isinstance(key, tuple):
+            key = (key,)
+        if any(k is Ellipsis for k in key):
+            i = next(i for i, k in enumerate(key) if k is Ellipsis)
+            key = key[:i] + (slice(None),) * (3 - (len(key) - 1)) + key[i + 1:]
+        if len(key) > 3:
+            raise IndexError(f"too many indices for a 3-D cube: {len(key)}")
+        return key + (slice(None),) * (3 - len(key))
+
+    def _plane(self, band: int) -> np.ndarray:
+        plane = self._planes.pop(band, None)
+        if plane is None:
+            H, W = self.shape[1:]
+            plane = np.empty((H, W), np.float32)
+            for a in range(0, H, self._lines):
+                b = min(H, a + self._lines)
+                plane[a:b] = np.asarray(self.band_last[a:b, :, band], np.float32)
+            while len(self._planes) >= PLANE_CACHE:
+                self._planes.pop(next(iter(self._planes)))
+        self._planes[band] = plane  # most recent last
+        return plane
+
+    def __getitem__(self, key):
+        kb, kr, kc = self._key(key)
+        B, H, W = self.shape
+        if isinstance(kb, (int, np.integer)):
+            band = int(kb) + B if kb < 0 else int(kb)
+            if not 0 <= band < B:
+                raise IndexError(f"band {kb} out of range for {B} bands")
+            return self._plane(band)[kr, kc]
+        rows = np.arange(H)[kr]
+        scalar_row = rows.ndim == 0
+        rows = np.atleast_1d(rows)
+        parts = []
+        # contiguous runs of the lines asked for, each read in blocks of at most self._lines lines
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        for run in np.split(rows, breaks):
+            if run.size == 0:
+                continue
+            for a in range(int(run[0]), int(run[-1]) + 1, self._lines):
+                b = min(int(run[-1]) + 1, a + self._lines)
+                block = np.asarray(self.band_last[a:b], np.float32)    # (h, W, B)
+                parts.append(block[:, kc][..., kb])
+        got = (np.concatenate(parts, axis=0) if parts
+               else np.empty((0,) + np.empty((1, W, B), np.float32)[:, kc][..., kb].shape[1:], np.float32))
+        # the runs follow the key's own line order (a reversed slice or an index array gives one-line runs)
+        if scalar_row:
+            got = got[0]
+        return np.moveaxis(got, -1, 0)  # the band axis (last here) first, as numpy gives for a slice of bands
+
+    def __repr__(self) -> str:
+        return f"BandFirstCube(shape={self.shape}, over {type(self.band_last).__name__})"
+
 
 def _display_limits(data: np.ndarray) -> tuple[float, float]:
     """Robust 1-99 % contrast limits from a subsample (a few bright tray or NaN pixels do not wash it out)."""
@@ -55,7 +157,10 @@ def band_label(wavelengths, index: int) -> str:
 def cube_to_layer_data(cube: Cube, name: str | None = None):
     """``(data (B, H, W) float32, kwargs, 'image')`` of a cube: wavelengths, fwhm, bad bands, mask and scan
     metadata in the layer metadata; the band axis labelled with the wavelength of the first band."""
-    data = np.ascontiguousarray(np.moveaxis(np.asarray(cube.data, dtype=np.float32), -1, 0))
+    if isinstance(cube.data, np.ndarray) or 4 * int(np.prod(cube.shape)) <= LAZY_LAYER_BYTES:
+        data = np.ascontiguousarray(np.moveaxis(np.asarray(cube.data, dtype=np.float32), -1, 0))
+    else:
+        data = BandFirstCube(cube.data)
     if name is None:
         name = Path(cube.meta.source).stem if cube.meta.source else "cube"
     meta = {"hsimin_kind": CUBE_KIND, "wavelengths": np.asarray(cube.wavelengths, dtype=np.float64),
@@ -75,14 +180,18 @@ def is_cube_layer(layer) -> bool:
 
 
 def layer_to_cube(layer) -> Cube:
-    """A :class:`Cube` view of a cube layer (no copy: the data are the layer's, transposed to band-last)."""
+    """A :class:`Cube` view of a cube layer (no copy: the data are the layer's, transposed to band-last; for a
+    :class:`BandFirstCube` layer, the lazy cube array it reads from)."""
     if not is_cube_layer(layer):
         raise InputError(f"layer {getattr(layer, 'name', '?')!r} is not a hyperspectral cube: open a cube with the "
                          "hsimin reader (its metadata must hold one wavelength per band)")
     md = layer.metadata
-    data = np.moveaxis(np.asarray(layer.data), 0, -1)
-    if data.dtype != np.float32:
-        data = data.astype(np.float32)
+    if isinstance(layer.data, BandFirstCube):
+        data = layer.data.band_last  # still on disk: hsimin streams it in blocks
+    else:
+        data = np.moveaxis(np.asarray(layer.data), 0, -1)
+        if data.dtype != np.float32:
+            data = data.astype(np.float32)
     return Cube(data=data, wavelengths=md["wavelengths"], fwhm=md.get("fwhm"), bad_bands=md.get("bad_bands"),
                 mask=md.get("mask"), meta=ScanMeta.from_dict(md.get("scan_meta")))
 

@@ -171,6 +171,70 @@ def test_cube_layer_round_trip_and_pixel_lookup(tray):
         layer_to_cube(Image(np.zeros((3, 4, 5))))
 
 
+class _CountingLazy:
+    """A lazy (H, W, B) cube array over an in-memory one that records the largest line range it was asked for."""
+
+    def __init__(self, a):
+        from hsimin.io.lazy import LazyCubeArray
+
+        outer = self
+
+        class _L(LazyCubeArray):
+            def _read_lines(self, r0, r1):
+                outer.max_lines = max(outer.max_lines, r1 - r0)
+                return a[r0:r1].copy()
+
+        self.max_lines = 0
+        self.array = _L(a.shape)
+
+
+def test_band_first_view_indexes_like_numpy_in_bounded_blocks():
+    from napari_hsimin._convert import BandFirstCube
+    rng = np.random.default_rng(7)                     # planted: uniform random values, 37 lines x 11 x 9 bands
+    a = rng.random((37, 11, 9), dtype=np.float32)
+    lazy = _CountingLazy(a)
+    view = BandFirstCube(lazy.array, block_bytes=5 * 11 * 9 * 4)   # 5 lines per read
+    ref = np.moveaxis(a, -1, 0)
+    assert view.shape == ref.shape and view.ndim == 3 and view.dtype == np.float32
+    keys = [3, (3,), (slice(None),), (2, slice(1, 9), slice(None, None, 2)), (slice(None), 5, 4),
+            (slice(2, 7), slice(None, None, 3), slice(None, None, 4)), (Ellipsis, 3), (-1, -1, -1),
+            (slice(None), slice(None, None, -1), 2), (np.array([1, 4, 4]), slice(0, 3), slice(None)),
+            (slice(None), np.array([5, 1, 30]), 3), (slice(None), -2), (Ellipsis,)]
+    for key in keys:
+        got, want = view[key], ref[key]
+        assert got.shape == want.shape, key
+        np.testing.assert_array_equal(got, want, err_msg=str(key))
+    np.testing.assert_array_equal(np.asarray(view), ref)
+    assert lazy.max_lines == 5                          # never more than one block of lines at a time
+    with pytest.raises(IndexError):
+        view[9]
+
+
+def test_a_cube_bigger_than_the_budget_stays_on_disk_in_its_layer(tmp_path, monkeypatch):
+    """Above LAZY_LAYER_BYTES the layer holds a lazy band-first view of the ENVI file: band planes and spectra
+    read from disk, and layer_to_cube hands hsimin the lazy cube (no full load)."""
+    from napari.layers import Image
+
+    import napari_hsimin._convert as convert
+    from hsimin.io import open_cube
+    cube = open_cube(tray_path())                       # lazy ENVI reader, 320 x 64 x 270 (22 MB as float32)
+    monkeypatch.setattr(convert, "LAZY_LAYER_BYTES", 1 << 20)
+    data, kwargs, kind = cube_to_layer_data(cube)
+    assert isinstance(data, convert.BandFirstCube) and kind == "image"
+    loaded = np.moveaxis(np.asarray(cube.data), -1, 0)
+    np.testing.assert_array_equal(data[200], loaded[200])
+    np.testing.assert_array_equal(data[:, 100, 30], loaded[:, 100, 30])
+    lo, hi = kwargs["contrast_limits"]
+    assert 0.0 <= lo < hi <= 1.5
+    layer = Image(data, **kwargs)
+    back = layer_to_cube(layer)
+    assert not isinstance(back.data, np.ndarray) and back.data is cube.data
+    np.testing.assert_array_equal(back.wavelengths, cube.wavelengths)
+    monkeypatch.setattr(convert, "LAZY_LAYER_BYTES", 1 << 40)
+    small, _, _ = cube_to_layer_data(cube)              # under the budget: loaded, as before
+    assert isinstance(small, np.ndarray) and small.shape == (270, 320, 64)
+
+
 def test_map_layers_threshold_legend_and_other_rasters():
     conf = np.array([[0.9, 0.2], [0.6, 0.0]], np.float32)
     mm = MineralMap(np.array([[0, 1], [1, -1]], np.int16), ["kaolinite", "calcite"], confidence=conf)

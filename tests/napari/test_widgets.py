@@ -290,3 +290,41 @@ def test_widgets_open_from_the_plugins_menu(make_napari_viewer):
     widgets[3].session.set_model("/somewhere/retrained.pt")
     assert str(widgets[1].checkpoint.value) == str(widgets[2].checkpoint.value) == "/somewhere/retrained.pt"
     assert any(getattr(cb, "__name__", "") == "_on_mouse_drag" for cb in v.mouse_drag_callbacks)
+
+
+def test_a_lazy_cube_layer_scrolls_maps_and_inspects_like_a_loaded_one(make_napari_viewer, monkeypatch, truth):
+    """A tray above LAZY_LAYER_BYTES opens as a lazy band-first view of its file; the band slider, the
+    library map and the inspector work on it and give what they give on the loaded cube."""
+    import napari_hsimin._convert as convert
+    from hsimin.samples import tray_path
+    from napari_hsimin import MapWidget, SpectrumInspector
+
+    monkeypatch.setattr(convert, "LAZY_LAYER_BYTES", 1 << 20)
+    viewer = make_napari_viewer()
+    viewer.open(str(tray_path()), plugin="hsimin")
+    layer = viewer.layers[-1]
+    assert isinstance(layer.data, convert.BandFirstCube) and layer.data.shape == (270, 320, 64)
+    viewer.dims.set_current_step(0, 180)
+    viewer.window._qt_viewer.canvas.native.grab()                     # draw: napari slices band 180 from disk
+    plane = np.asarray(layer._slice.image.raw)                         # what napari shows (its slice response)
+    np.testing.assert_array_equal(plane, np.asarray(layer.data.band_last[:, :, 180]))
+
+    w = MapWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.method.value = "sam"
+    w.run()
+    w.job.wait(TIMEOUT_S)
+    assert w.job.error is None, w.job.error
+    classes = w.map_layer.metadata["classes"]
+    names = np.array(["", *classes], dtype=object)[w.map_layer.data]
+    core = truth.labels >= 0
+    truth_names = np.array(truth.classes, dtype=object)[truth.labels[core]]
+    assert np.mean(names[core] == truth_names) > 0.9
+
+    insp = SpectrumInspector(viewer)
+    viewer.window.add_dock_widget(insp)
+    insp.cube.value = layer
+    report = insp.inspect_pixel(100, 30)
+    assert insp.last_error is None, insp.last_error
+    assert report.spectrum.shape == (270,) and np.isfinite(report.spectrum).all()
+    np.testing.assert_array_equal(report.spectrum, np.asarray(layer.data.band_last[100, 30], np.float64))
