@@ -63,7 +63,7 @@ from .. import __version__
 from ..classical.artefacts import ARTEFACTS, NOT_CORE_CLASSES
 from ..classical.artefacts import ArtefactScreen as _ArtefactScreen
 from ..core.errors import ConfigError, HsiminError, InputError
-from ..core.types import UNCLASSIFIED, Cube, MineralMap, ScanMeta
+from ..core.types import Cube, MineralMap, ScanMeta
 from .session import TrayJob, input_fingerprint, output_dir_for
 
 __all__ = ["BatchConfig", "NOT_CORE_CLASSES", "QA_THRESHOLDS", "config_hash", "expected_outputs",
@@ -137,9 +137,9 @@ class BatchConfig:
             raise ConfigError("give either a model (--model) or a spectral library (--library), not both")
         if self.model is not None and self.recipe is not None:
             raise ConfigError("a model carries its own preprocessing recipe; --recipe applies to --library only")
-        from ..classical.mapping import IDENTIFY_METHODS
-        if self.library is not None and self.method not in IDENTIFY_METHODS:
-            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(IDENTIFY_METHODS)}")
+        from ..classical.defaults import IDENTIFY_METHOD_NAMES
+        if self.library is not None and self.method not in IDENTIFY_METHOD_NAMES:
+            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(IDENTIFY_METHOD_NAMES)}")
         from .depth import GAP_MODES, ORDERS
         if self.gaps not in GAP_MODES:
             raise ConfigError(f"gaps must be one of {', '.join(GAP_MODES)}, got {self.gaps!r}")
@@ -607,7 +607,7 @@ class _Pass:
 
     def features(self, rows: slice, data: np.ndarray, valid: np.ndarray) -> None:
         """Core of a block (valid and a mineral) and its feature scalars."""
-        from ..classical.mapping import map_features
+        from ..classical.streaming import map_features
         lab = self.asm.arrays["labels"][rows]
         core = valid & self.mineral_lut[np.where(lab >= 0, lab, len(self.classes))]
         self.asm.put("core", rows, core)
@@ -867,7 +867,7 @@ def _process(job: TrayJob, config: BatchConfig, out: str, fingerprint: list, cha
                   "stick_depths_m": None if job.stick_depths_m is None else [list(p) for p in job.stick_depths_m],
                   "sticks": [s.to_dict() for s in sticks], "qa": qa, "thumb_step": step,
                   "classes": list(classes), "not_core_classes": sorted(NOT_CORE_CLASSES)}
-    from ..classical.mapping import features_provenance
+    from ..classical.streaming import features_provenance
     paths = expected_outputs(job, out)
     paths["h5"].parent.mkdir(parents=True, exist_ok=True)
     write_envi_classification(mm, paths["envi"], overwrite=True)

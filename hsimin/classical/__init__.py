@@ -11,8 +11,9 @@ import importlib
 _WHERE = {
     **dict.fromkeys(["DEFAULT_WINDOWS", "FEATURE_QUANTITIES", "FeatureWindow", "extract_features", "feature_names",
                      "parse_windows", "windows_to_spec"], "features"),
-    **dict.fromkeys(["IDENTIFY_METHODS", "features_provenance", "identify_cube", "make_identifier", "map_cube",
-                     "map_features", "prepare_library", "select_bands"], "mapping"),
+    **dict.fromkeys(["IDENTIFY_METHODS", "identify_cube", "make_identifier"], "mapping"),
+    **dict.fromkeys(["features_provenance", "map_cube", "map_features", "prepare_library", "select_bands"],
+                    "streaming"),
     **dict.fromkeys(["DEFAULT_FIT_RANGE_NM"], "defaults"),
     **dict.fromkeys(["DEFAULT_MATCH_WINDOWS", "FeatureMatcher", "Identification", "SpectralAngleMapper",
                      "SpectralInformationDivergence"], "matching"),

@@ -38,7 +38,8 @@ class ArtefactScreen:
     product per chunk of pixels: about 5 % of a tray's time."""
 
     def __init__(self, wavelengths, fwhm, bad_bands, minerals):
-        from .mapping import DEFAULT_FIT_RANGE_NM, prepare_library, select_bands
+        from .defaults import DEFAULT_FIT_RANGE_NM
+        from .streaming import prepare_library, select_bands
         from ..core.errors import LibraryError
         from ..core.types import SpectralLibrary
         from ..io.colors import normalise_name

@@ -190,3 +190,22 @@ def test_identify_errors(usgs_scanner):
         identify_cube(cube, "sam", library=usgs_scanner, fit_range=(400, 900))
     with pytest.raises(InputError, match="only apply"):
         identify_cube(cube, SpectralAngleMapper(), library=usgs_scanner, max_angle=0.1)
+
+
+def test_streaming_and_the_artefact_screen_do_not_import_scikit_learn():
+    """Model pipelines (batch, classify) stream features and screen tray artefacts through
+    hsimin.classical.streaming / artefacts; importing scikit-learn there would cost ~2 s per worker process."""
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np\n"
+            "from hsimin.core.types import Cube\n"
+            "from hsimin.classical.streaming import map_features\n"
+            "from hsimin.classical.artefacts import screen_cube\n"
+            "wl = np.linspace(1000, 2500, 120)\n"
+            "c = Cube(np.full((3, 4, 120), 0.3, np.float32), wl, fwhm=np.full(120, 12.0))\n"
+            "f = map_features(c); t = screen_cube(c, ['kaolinite', 'calcite'])\n"
+            "assert t.shape == (3, 4) and f['f2200_depth'].shape == (3, 4)\n"
+            "print('sklearn' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
