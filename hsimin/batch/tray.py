@@ -60,7 +60,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .. import __version__
-from ..classical.artefacts import ARTEFACTS, NOT_CORE_CLASSES
+from ..classical.artefacts import NOT_CORE_CLASSES, has_artefact_classes
 from ..classical.artefacts import ArtefactScreen as _ArtefactScreen
 from ..core.errors import ConfigError, HsiminError, InputError
 from ..core.types import Cube, MineralMap, ScanMeta
@@ -368,13 +368,12 @@ class _ModelClassifier:
     VOLATILE = ("seconds", "pixels_per_second", "pixels_classified", "pixels_unknown", "lines_per_block")
 
     def __init__(self, config: BatchConfig, cube: Cube):
-        from ..io.colors import normalise_name
         from ..models import load_model
         self.loaded = load_model(config.model)
         ps = self.loaded.patch_size
         dense = bool(getattr(self.loaded.model, "dense", False))
         self.fused = not dense and not (ps is not None and int(ps) > 1)
-        knows_tray = any(normalise_name(c) in ARTEFACTS for c in self.loaded.class_names)
+        knows_tray = has_artefact_classes(self.loaded.class_names)
         self.screen = (_ArtefactScreen(cube.wavelengths, cube.fwhm, cube.bad_bands, self.loaded.class_names)
                        if config.artefacts and not knows_tray else None)
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.types import Cube
 
-__all__ = ["ARTEFACTS", "ArtefactScreen", "NOT_CORE_CLASSES", "screen_cube"]
+__all__ = ["ARTEFACTS", "ArtefactScreen", "NOT_CORE_CLASSES", "has_artefact_classes", "screen_cube"]
 
 NOT_CORE_CLASSES = frozenset({"plastic", "wood", "cardboard", "metal", "aspectral", "unknown", "tray",
                               "background", "unclassified", "no_data", "nodata", "masked"})
@@ -89,6 +89,12 @@ class ArtefactScreen:
             C = np.ascontiguousarray(X[i:i + SCREEN_CHUNK], dtype=np.float32) @ self.refs
             out[i:i + SCREEN_CHUNK] = C[:, k:].max(axis=1) > C[:, :k].max(axis=1)
         return out
+
+
+def has_artefact_classes(class_names: Sequence[str]) -> bool:
+    """True when a classifier has tray-artefact classes of its own (then it needs no screen)."""
+    from ..io.colors import normalise_name
+    return any(normalise_name(c) in ARTEFACTS for c in class_names)
 
 
 def screen_cube(cube: Cube, class_names: Sequence[str], *, lines: int | None = None) -> np.ndarray:

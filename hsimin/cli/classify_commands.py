@@ -99,13 +99,6 @@ def output_paths(out: str | Path, *, envi: bool = True, png: bool = True) -> dic
     return paths
 
 
-def _knows_tray(class_names) -> bool:
-    """True when a model has its own tray-artefact classes (then it needs no screen)."""
-    from ..classical.artefacts import ARTEFACTS
-    from ..io.colors import normalise_name
-    return any(normalise_name(c) in ARTEFACTS for c in class_names)
-
-
 def _model_path(text: str) -> Path:
     if text.strip().lower() == "default":
         from ..models import default_model_path
@@ -152,7 +145,8 @@ def cmd_classify(args) -> int:
         core = mask_cube(cube, **({} if args.min_albedo is None else {"min_albedo": args.min_albedo}))
         cube = dataclasses.replace(cube, mask=core if cube.mask is None else (cube.mask & core))
     screened = None
-    if args.artefact_screen and not _knows_tray(loaded.class_names):
+    from ..classical.artefacts import has_artefact_classes
+    if args.artefact_screen and not has_artefact_classes(loaded.class_names):
         import dataclasses
 
         from ..classical.artefacts import screen_cube

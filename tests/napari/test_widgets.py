@@ -193,6 +193,28 @@ def test_map_with_a_trained_model(viewer, tiny_model, truth):
     assert layer.metadata["classes"] == list(truth.classes)
     core = truth.labels >= 0
     assert np.mean(layer.data[core] - 1 == truth.labels[core]) > 0.85
+    tray_floor = truth.extra["core_fraction"] == 0
+    assert np.mean(layer.data[tray_floor] == 0) > 0.8               # masked or screened: no tray class
+    screened = layer.data.copy()
+
+    w.mask_background.value = False                                  # the albedo mask alone would hide the floor
+    cube_layer = viewer.layers["sample tray"]
+    cube_layer.metadata = {**cube_layer.metadata, "mask": None}     # forget the mask the first run stored
+    w.run()
+    w.job.wait(TIMEOUT_S)
+    assert w.job.error is None, w.job.error
+    assert np.mean(w.map_layer.data[tray_floor] == 0) > 0.8          # the artefact screen alone does it too
+    assert np.mean(w.map_layer.data[core] == screened[core]) > 0.998  # (the albedo mask took 7 dark core pixels)
+    screened = w.map_layer.data.copy()
+    cube_layer.metadata = {**cube_layer.metadata, "mask": None}
+    w.artefacts.value = False                                        # without the screen the floor gets minerals
+    w.run()
+    w.job.wait(TIMEOUT_S)
+    assert w.job.error is None, w.job.error
+    assert np.mean(w.map_layer.data[tray_floor] == 0) < 0.05
+    # the screen takes (almost) nothing from the core: a handful of pixels of 11 470 may read as tray
+    assert np.mean(w.map_layer.data[core] == screened[core]) > 0.998
+    assert np.mean(w.map_layer.data[tray_floor] == 0) < np.mean(screened[tray_floor] == 0) - 0.75
 
 
 def test_label_export_retrain_remap_and_suggest(viewer, truth, tmp_path):

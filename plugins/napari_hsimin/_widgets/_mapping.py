@@ -112,6 +112,18 @@ class MapWidget(Container):
                 cube = dataclasses.replace(cube, mask=mask_cube(cube))
             if method == "model":
                 loaded = load_checkpoint(ckpt, device)
+                from hsimin.classical.artefacts import has_artefact_classes, screen_cube
+                from hsimin.core.errors import HsiminError
+                if artefacts and not has_artefact_classes(loaded.class_names):
+                    # as hsimin classify does: a model without tray classes would name the tray floor a mineral
+                    import dataclasses
+                    report(0, 1, "screening out the tray (plastic, wood, metal)")
+                    try:
+                        tray = screen_cube(cube, loaded.class_names)
+                    except HsiminError:
+                        tray = None  # bands outside the SWIR identification range: no screen
+                    if tray is not None:
+                        cube = dataclasses.replace(cube, mask=~tray if cube.mask is None else cube.mask & ~tray)
                 return predict_map(cube, loaded, device=device, progress=report), name, cube.mask
             from hsimin.classical import identify_cube, select_bands
             report(0, 1, "reading the spectral library")
@@ -186,7 +198,9 @@ class MapWidget(Container):
         model = self.method.value == "model"
         self.checkpoint.visible = model
         self.device.visible = model
-        self.artefacts.visible = not model
+        # library: match the artefact spectra too; model: screen the tray out before the model (no tray class)
+        self.artefacts.text = ("screen out the tray (plastic, wood, metal, cardboard) first" if model
+                               else "match tray artefacts too (plastic, wood, metal, cardboard)")
 
     def _on_session_model(self, path) -> None:
         if path:
