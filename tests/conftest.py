@@ -4,10 +4,18 @@ neither the writer under test nor SPy), and ``rng``, a seeded generator.
 Tests run with ``--import-mode=importlib``, so helpers are handed out as fixtures, not imported."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (``derandomize``): CI must not fail on an example nobody
+# drew before. Set HYPOTHESIS_PROFILE=explore to search afresh (and add what it finds as a plain test).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ENVI_CODE = {"uint8": 1, "int16": 2, "int32": 3, "float32": 4, "float64": 5, "uint16": 12, "uint32": 13,
              "int64": 14, "uint64": 15}

@@ -598,7 +598,8 @@ class EnviLazyArray(LazyCubeArray):
         if self.ignore is not None:
             np.copyto(chunk, np.float32(np.nan), where=chunk == self.ignore)
         if self.scale is not None:
-            np.divide(chunk, self.scale, out=chunk)
+            with np.errstate(over="ignore"):  # a float file's absurd values may overflow: inf, not a crash
+                np.divide(chunk, self.scale, out=chunk)
 
     def _read_lines(self, r0: int, r1: int) -> np.ndarray:
         fin = self._finish if (self.ignore is not None or self.scale is not None) else None
@@ -785,6 +786,13 @@ def inspect_envi(path: str | os.PathLike, *, wavelengths=None, apply_scale: bool
                 raise HeaderError(f"`reflectance scale factor` is {header.text('reflectance scale factor')[:40]}; "
                                   "reflectance = value / factor needs a non-zero factor within float32 range",
                                   path=hdr)
+            # the largest value the file can hold, divided by the factor, must stay a float32 number
+            dt = layout.dtype
+            vmax = float(np.iinfo(dt).max) if dt.kind in "iu" else 1.0
+            if np.any(np.abs(s32.astype(np.float64)) * float(np.finfo(np.float32).max) < vmax):
+                raise HeaderError(f"`reflectance scale factor` is {header.text('reflectance scale factor')[:40]}; so "
+                                  f"small a factor turns {dt.name} values into infinities; give the factor that "
+                                  "divides the stored values into reflectance (e.g. 10000)", path=hdr)
             if np.all(np.asarray(scale) == 1):
                 scale = None
         ignore = header.get_float("data ignore value")

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hsimin.core import HsiminError
+from hsimin.core import HeaderError, HsiminError
 from hsimin.io.envi import open_envi
 
 L, S, B = 3, 4, 5
@@ -116,3 +116,19 @@ def test_the_unmangled_base_header_opens():
         np.testing.assert_allclose(np.asarray(cube.data), RAW.transpose(0, 2, 1) / 10000.0 *
                                    np.where(RAW.transpose(0, 2, 1) == 7, np.nan, 1.0))
         assert cube.bad_bands.tolist() == [False, False, True, False, False]
+
+
+def test_a_scale_factor_that_overflows_is_a_header_error(tmp_path):
+    """Found by the property test: `reflectance scale factor = 1.175494351e-38` on int16 data divided 32767 into
+    infinity. It is refused at open with a message naming the key."""
+    data = np.arange(60, dtype=np.int16).reshape(3, 5, 4)
+    hdr = tmp_path / "tiny_scale.hdr"
+    hdr.write_text("ENVI\nsamples = 4\nlines = 3\nbands = 5\nheader offset = 0\nfile type = ENVI Standard\n"
+                   "data type = 2\ninterleave = bil\nbyte order = 0\nreflectance scale factor = 1.175494351e-38\n"
+                   "wavelength = {1000, 1100, 1200, 1300, 1400}\n")
+    (tmp_path / "tiny_scale.img").write_bytes(data.tobytes())
+    with pytest.raises(HeaderError, match="reflectance scale factor"):
+        open_envi(hdr)
+    hdr.write_text(hdr.read_text().replace("1.175494351e-38", "1e-30"))   # small but harmless for int16
+    cube = open_envi(hdr)
+    assert np.isfinite(np.asarray(cube.data)).all()
