@@ -45,6 +45,19 @@ def _click(viewer, position, *, drag_to=None, modifiers=()):
     mouse_release_callbacks(viewer, event("mouse_release", drag_to or position))
 
 
+def _sam_map(viewer):
+    """Dock a MapWidget, map the current cube with SAM and wait; returns the widget (job finished, no error)."""
+    from napari_hsimin import MapWidget
+
+    w = MapWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.method.value = "sam"
+    w.run()
+    w.job.wait(TIMEOUT_S)
+    assert w.job.error is None, w.job.error
+    return w
+
+
 def test_sample_tray_opens_with_the_band_slider_in_nm(viewer):
     layer = viewer.layers["sample tray"]
     wl = layer.metadata["wavelengths"]
@@ -55,14 +68,7 @@ def test_sample_tray_opens_with_the_band_slider_in_nm(viewer):
 
 
 def test_map_widget_library_identification_legend_threshold_features_and_cancel(viewer, truth):
-    from napari_hsimin import MapWidget
-
-    w = MapWidget(viewer)
-    viewer.window.add_dock_widget(w)
-    w.method.value = "sam"
-    w.run()
-    w.job.wait(TIMEOUT_S)
-    assert w.job.error is None, w.job.error
+    w = _sam_map(viewer)
     layer = w.map_layer
     assert layer.name == "sample tray minerals (sam)" and layer.data.shape == (320, 64)
     classes = layer.metadata["classes"]
@@ -319,7 +325,7 @@ def test_a_lazy_cube_layer_scrolls_maps_and_inspects_like_a_loaded_one(make_napa
     library map and the inspector work on it and give what they give on the loaded cube."""
     import napari_hsimin._convert as convert
     from hsimin.samples import tray_path
-    from napari_hsimin import MapWidget, SpectrumInspector
+    from napari_hsimin import SpectrumInspector
 
     monkeypatch.setattr(convert, "LAZY_LAYER_BYTES", 1 << 20)
     viewer = make_napari_viewer()
@@ -331,12 +337,7 @@ def test_a_lazy_cube_layer_scrolls_maps_and_inspects_like_a_loaded_one(make_napa
     plane = np.asarray(layer._slice.image.raw)                         # what napari shows (its slice response)
     np.testing.assert_array_equal(plane, np.asarray(layer.data.band_last[:, :, 180]))
 
-    w = MapWidget(viewer)
-    viewer.window.add_dock_widget(w)
-    w.method.value = "sam"
-    w.run()
-    w.job.wait(TIMEOUT_S)
-    assert w.job.error is None, w.job.error
+    w = _sam_map(viewer)
     classes = w.map_layer.metadata["classes"]
     names = np.array(["", *classes], dtype=object)[w.map_layer.data]
     core = truth.labels >= 0
