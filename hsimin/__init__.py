@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from .core import (Cube, HsiminError, MineralMap, Raster, ScanMeta, SpectralLibrary,  # noqa: F401
+from .core import (Cube, HsiminError, MineralMap, Raster, ScanMeta, SpectralLibrary, SpectrumTable,  # noqa: F401
                    UNCLASSIFIED)
 
 __version__ = "0.1.0"
@@ -24,7 +24,7 @@ _LAZY = {
     "list_libraries": "hsimin.io.libraries",
 }
 
-__all__ = ["Cube", "HsiminError", "MineralMap", "Raster", "ScanMeta", "SpectralLibrary", "UNCLASSIFIED",
+__all__ = ["Cube", "HsiminError", "MineralMap", "Raster", "ScanMeta", "SpectralLibrary", "SpectrumTable", "UNCLASSIFIED",
            "__version__", *_LAZY]
 
 

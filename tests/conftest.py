@@ -59,3 +59,59 @@ def rng():
 def write_envi():
     """The :func:`_write_envi` function."""
     return _write_envi
+
+
+def _write_tsg(folder: Path, spectra: np.ndarray, *, start_nm: float = 380.0, end_nm: float = 2500.0,
+               unit: str = "nm", stem: str = "FAKE_tsg", depths=None, hole: str = "FAKE01", trays=None,
+               scalars: dict | None = None, classes: dict | None = None, dataheader: int = 0,
+               with_scalars: bool = True, byteorder: str = "<", extra_sections: str = "") -> tuple[Path, Path]:
+    """Write a TSG package (``STEM.tsg`` text + ``STEM.bip`` binary) laid out byte by byte, independently of
+    hsimin's reader: ``spectra`` (N, B) float32 (NaN written as TSG's -3.4e38), ``depths`` (N,) m (default 0.5,
+    1.5, ...), ``scalars`` name -> (N,) values (NaN as -3.4e38) stored in the second plane at columns 0, 1, ...,
+    ``classes`` scalar name -> list of labels (that scalar is class-valued: its values index the list).
+    Returns (tsg, bip)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    X = np.asarray(spectra, np.float32)
+    N, B = X.shape
+    depths = np.arange(N) + 0.5 if depths is None else np.asarray(depths, np.float64)
+    trays = ["0001"] * N if trays is None else list(trays)
+    scalars = dict(scalars or {})
+    classes = dict(classes or {})
+    lines = ["[description]", "SPECTRAL LIBRARY", "", "[structure]", "datatype = float",
+             f"dataheader = {dataheader}", "", "[coordinates]", "firstsample = 1", f"lastsample = {N}",
+             "firstline = 1", "lastline = 9", "firstband = 1", f"lastband = {B}", "", "[dimensions]",
+             f"samples = {N}", "lines = 9", f"bands = {B}", "", "[band headers]"]
+    class_ids = {name: k for k, name in enumerate(classes)}
+    for i, name in enumerate(scalars):
+        if name in class_ids:
+            lines.append(f"{i}:{name};0.0;1.0;2;{class_ids[name]};0;0;0;0;0")
+        else:
+            lines.append(f"{i}:{name};0.0;1.0;2;-1;0;0;0;0;0")
+    lines += ["", "[sample headers]"]
+    for i in range(N):
+        lines.append(f"{i}:{hole}_{trays[i]}_{i + 1}  T={trays[i]} L=1 P={i + 1} D={depths[i]:.6f} "
+                     f"X={4.0 + 8 * i:.6f} H={hole}")
+    for name, k in class_ids.items():
+        lines += ["", f"[class {k}]", f"name = {name} classes", f"max = {len(classes[name])}", "colours = 0"]
+        lines += [f"{j}:{label}" for j, label in enumerate(classes[name])]
+    lines += ["", "[wavelength specs]", f"{start_nm:.6f} {end_nm:.6f} {unit}", ""]
+    tsg = folder / f"{stem}.tsg"
+    tsg.write_text("\n".join(lines) + extra_sections, encoding="cp1252")
+    plane2 = np.full((N, B), -3.4e38, np.float32)
+    for i, (name, vals) in enumerate(scalars.items()):
+        v = np.asarray(vals, np.float64)
+        plane2[:, i] = np.where(np.isfinite(v), v, -3.4e38)
+    planes = [np.where(np.isfinite(X), X, np.float32(-3.4e38)).astype(np.float32)]
+    if with_scalars:
+        planes.append(plane2)
+    dt = np.dtype(byteorder + "f4")
+    bip = folder / f"{stem}.bip"
+    bip.write_bytes(b"\x00" * dataheader + b"".join(p.astype(dt).tobytes() for p in planes))
+    return tsg, bip
+
+
+@pytest.fixture
+def write_tsg():
+    """The :func:`_write_tsg` function."""
+    return _write_tsg

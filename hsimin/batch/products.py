@@ -14,9 +14,13 @@ Per hole, in ``OUT/<hole>/``:
   (the twelve most abundant) and the composition tracks, like the log screens of core-logging software;
 * ``mosaic.png``: every tray of the hole in depth order, false colour beside the mineral map, with the legend.
 
+Per TSG package whose table holds TSA's answers, in ``OUT/<hole>/<tray>_vs_tsa/``: the side-by-side comparison
+with TSA (:func:`hsimin.io.comparison.write_comparison`: ``agreement.json``, ``spectra.csv``, ``confusion.png``,
+``strip_log.png`` with hsimin's and TSA's columns down the hole).
+
 For the session, ``OUT/report.html``: the run (classifier, config hash, versions, times), a summary table of
 every tray (status, depths, core fraction, main minerals, QA flags, links to its files), failed trays with their
-errors, and per hole the mosaic, the strip log and the CSV.
+errors, and per hole the mosaic, the strip log, the CSV and, for TSG packages, the agreement with TSA.
 
 Products are computed from the trays' HDF5 outputs (labels, core mask, pixel depths, feature scalars and
 thumbnails), never from the cubes, so they are rewritten on every run in seconds, for skipped trays too, and a
@@ -38,7 +42,7 @@ import numpy as np
 from ..core.errors import InputError
 from .session import Session, output_dir_for
 
-__all__ = ["COMPOSITION_SCALARS", "HoleLog", "TrayData", "hole_log", "read_tray_data", "write_hole_log_csv",
+__all__ = ["COMPOSITION_SCALARS", "HoleLog", "TrayData", "compare_with_tsa", "hole_log", "read_tray_data", "write_hole_log_csv",
            "write_mosaic_png", "write_report_html", "write_session_products", "write_strip_log_png"]
 
 LOG_QUANTITIES = ("wavelength_nm", "depth")
@@ -510,6 +514,12 @@ def write_report_html(out, session: Session, run: dict, holes: dict[str, dict]) 
             parts.append(f"<div><img src='{_e(_href(out, info['mosaic_png']))}' alt='tray mosaic of {_e(hole)}'>"
                          "</div>")
         parts.append("</div>")
+        for tray_id, cmp in (info.get("tsa") or {}).items():
+            parts.append(f"<h3>{_e(tray_id)} beside TSA</h3><p>{_e(cmp['line'])} "
+                         f"(<a href='{_e(_href(out, cmp['json']))}'>figures</a>, "
+                         f"<a href='{_e(_href(out, cmp['csv']))}'>per spectrum</a>)</p><div class='logs'>"
+                         f"<div><img src='{_e(_href(out, cmp['strip_log']))}' alt='hsimin beside TSA'></div>"
+                         f"<div><img src='{_e(_href(out, cmp['confusion']))}' alt='confusion matrix'></div></div>")
         if info.get("note"):
             parts.append(f"<p>{_e(info['note'])}</p>")
     parts.append("<p style='color:#777;font-size:0.8em'>Written by hsimin. Abundance = fraction of the registered "
@@ -548,6 +558,9 @@ def write_session_products(out, session: Session, run: dict, *, interval_m: floa
             if acc is not None:
                 acc.add(t)
             info.setdefault("class_pixels", {})[j.tray_id] = _class_pixels(t)
+            cmp = compare_with_tsa(h5, output_dir_for(out, j.hole_id) / f"{j.stem}_vs_tsa", title=f"{hole} {j.tray_id}")
+            if cmp is not None:
+                info.setdefault("tsa", {})[j.tray_id] = cmp
             info.setdefault("outputs", {})[j.tray_id] = {"png": str(h5.with_suffix(".png")), "h5": str(h5),
                                                           "envi": str(h5.with_suffix(".hdr"))}
             s = max(1, t.thumb_step)
@@ -569,6 +582,28 @@ def write_session_products(out, session: Session, run: dict, *, interval_m: floa
             if cp:
                 t["class_pixels"] = cp
     return write_report_html(out, session, run, holes)
+
+
+def compare_with_tsa(h5_path, folder, *, title: str | None = None) -> dict | None:
+    """The side-by-side comparison of a tray's map with the TSA answers its table carries (a TSG package), written
+    into ``folder``; None when the map has no TSA answers. Returns the agreement line and the products' paths."""
+    from ..classical.agreement import compare_map
+    from ..core.errors import HsiminError
+    from ..io import open_map
+    from ..io.comparison import write_comparison
+    from ..io.tsg import tsa_results
+    mm = open_map(h5_path)
+    if mm.table is None or tsa_results(mm.table, "swir") is None:
+        return None
+    try:
+        agreement = compare_map(mm, mm.table, run="swir")
+    except HsiminError:
+        return None
+    paths = write_comparison(agreement, folder, title=f"{title}: {agreement.line()}" if title else None,
+                             extra={"map": str(h5_path), "produced_by": mm.produced_by})
+    return {"line": agreement.line(), "summary": agreement.summary(), "json": str(paths["agreement.json"]),
+            "csv": str(paths["spectra.csv"]), "strip_log": str(paths["strip_log.png"]),
+            "confusion": str(paths["confusion.png"])}
 
 
 def _class_pixels(t: TrayData) -> dict[str, int]:

@@ -6,10 +6,13 @@ A **folder** session is searched recursively (in sorted order, hidden entries sk
   capture folder itself): one tray each, calibrated to reflectance when processed; nothing below them is searched;
 * ENVI cubes (``*.hdr``; ENVI Classification and Spectral Library headers are not cubes and are skipped);
 * HDF5 cubes (``*.h5``, ``*.hdf5``, ``*.he5``, ``*.nc`` holding a 3-D dataset; files holding only maps or feature
-  arrays, such as hsimin's own outputs, are skipped).
+  arrays, such as hsimin's own outputs, are skipped);
+* HyLogger TSG packages (a NIR-SWIR ``NAME.tsg`` with its ``NAME.bip``; thermal and mid-IR pairs, ``*_tir.tsg`` and
+  ``*_mir.tsg``, are not classified): one job each, usually a whole hole, whose spectra carry their own depths.
 
 Hole id, tray id and depths come from the header (``hole id``, ``tray id``, ``depth from m``, ``depth to m``: the
-keys hsimin writes) when it has them; otherwise the hole id is the name of the first sub-folder the tray lies in
+keys hsimin writes; for a TSG package its hole name, its own name as the tray id, and its spectra's depth range)
+when it has them; otherwise the hole id is the name of the first sub-folder the tray lies in
 (or of the session folder) and the tray id the file's stem (or the scan folder's name).
 
 A **manifest** is a CSV file with a header row naming (case-insensitive, any order) ``hole_id``, ``tray_id``,
@@ -319,6 +322,13 @@ def _envi_kind(hdr: Path) -> str | None:
     return "cube"
 
 
+def _tsg_nir(path: Path) -> bool:
+    """True for the NIR-SWIR ``.tsg`` of a TSG package (thermal ``*_tir`` and mid-IR ``*_mir`` pairs are left
+    out: hsimin classifies the SWIR)."""
+    stem = path.stem.lower()
+    return not stem.endswith(("_tir", "_mir"))
+
+
 def _hdf5_has_cube(path: Path) -> bool:
     """True unless the file opens and holds no 3-D dataset (maps-only and feature files are skipped)."""
     import h5py
@@ -341,6 +351,19 @@ def _hdf5_has_cube(path: Path) -> bool:
 def _header_ids(path: Path, kind: str) -> dict:
     """hole id, tray id and depths from a tray's header, where cheaply available (no data read)."""
     try:
+        if kind == "tsg":
+            import numpy as np
+
+            from ..io.tsg import read_tsg_header
+            h = read_tsg_header(path)
+            holes = [x for x in h.samples["hole_id"] if x]
+            depth = np.asarray(h.samples["depth_m"], np.float64)
+            depth = depth[np.isfinite(depth)]
+            db = h.sections.get("dbextra", {})
+            return {"hole_id": holes[0] if holes else db.get("drillhole name") or None,
+                    "tray_id": db.get("dataset name") or path.stem,
+                    "depth_from_m": float(depth.min()) if depth.size else None,
+                    "depth_to_m": float(depth.max()) if depth.size else None}
         if kind == "envi":
             from ..io.envi import read_envi_header
             h = read_envi_header(path)
@@ -395,12 +418,14 @@ def scan_folder(folder: str | os.PathLike, *, exclude: Iterable[str | os.PathLik
                         found.append((e, "envi"))
                 elif suf in HDF5_SUFFIXES and _hdf5_has_cube(e):
                     found.append((e, "hdf5"))
+                elif suf == ".tsg" and _tsg_nir(e):
+                    found.append((e, "tsg"))
 
     walk(root)
     if not found:
-        raise ConfigError("no trays found: the folder holds no ENVI cube (.hdr), HDF5 cube (.h5) or Specim scan "
-                          "folder (capture/ with DARKREF_ and WHITEREF_); give a folder of trays or a manifest CSV",
-                          path=root)
+        raise ConfigError("no trays found: the folder holds no ENVI cube (.hdr), HDF5 cube (.h5), Specim scan "
+                          "folder (capture/ with DARKREF_ and WHITEREF_) or TSG package (.tsg + .bip); give a folder "
+                          "of trays or a manifest CSV", path=root)
     trays = []
     for p, kind in found:
         ids = _header_ids(p, kind)
@@ -418,7 +443,8 @@ def scan_folder(folder: str | os.PathLike, *, exclude: Iterable[str | os.PathLik
 
 def input_files(path: str | os.PathLike) -> list[Path]:
     """The files a tray is read from: an ENVI header and its data file(s) (every sibling ``STEM.*``), an HDF5
-    file, or every file of a Specim capture folder. Missing paths give an empty list."""
+    file, a TSG package's ``.tsg`` and ``.bip``, or every file of a Specim capture folder. Missing paths give an
+    empty list."""
     p = Path(path)
     if p.is_dir():
         cap = p / "capture" if (p / "capture").is_dir() else p
@@ -431,6 +457,9 @@ def input_files(path: str | os.PathLike) -> list[Path]:
                if f.is_file() and f != p and (f.name == stem or f.name.startswith(stem + "."))
                and not f.name.lower().endswith(".hdr")]
         return [p, *sorted(sib)]
+    if p.suffix.lower() == ".tsg":
+        bip = [f for f in p.parent.iterdir() if f.is_file() and f.stem == p.stem and f.suffix.lower() == ".bip"]
+        return [p, *sorted(bip)]
     return [p]
 
 

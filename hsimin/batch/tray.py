@@ -492,16 +492,17 @@ def _pixel_stats(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return n_ok, mean, peak
 
 
-def _valid_codes(data: np.ndarray, wl, config: BatchConfig) -> tuple[np.ndarray, np.ndarray]:
+def _valid_codes(data: np.ndarray, wl, config: BatchConfig, saturation: float | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Background codes (:func:`hsimin.preprocess.classify_background`'s tests and order: invalid, saturated,
     dark, then flat when ``min_contrast`` > 0) and the mean reflectance of every pixel, from one pass over the
-    block instead of one per test."""
+    block instead of one per test. ``saturation`` overrides ``config.saturation`` (inf: no saturation test)."""
     from ..preprocess.masking import DARK, DEFAULT_THRESHOLDS, FLAT, INVALID, SATURATED, spectral_contrast
     B = data.shape[-1]
     n_ok, mean, peak = _pixel_stats(data)
     codes = np.zeros(n_ok.shape, np.uint8)
     invalid = (n_ok == 0) | (n_ok < (1.0 - DEFAULT_THRESHOLDS["max_invalid_fraction"]) * B)
-    saturated = ~invalid & (peak > config.saturation)
+    saturated = ~invalid & (peak > (config.saturation if saturation is None else saturation))
     dark = ~invalid & ~saturated & (mean < config.min_albedo)
     codes[invalid] = INVALID
     codes[saturated] = SATURATED
@@ -559,12 +560,15 @@ class _Pass:
         self.classes: tuple[str, ...] | None = None
         self.produced_by, self.provenance = "", {}
         self.mineral_lut = None
+        # Point spectra (a TSG package) are processed reflectance, not detector counts: bright samples above 1
+        # (gypsum, white chips) are real, not saturated.
+        self.saturation = math.inf if is_point_spectra(cube) else None
 
     def mask(self, rows: slice, data: np.ndarray, screen=None) -> np.ndarray:
         """Background codes and counts of a block; returns its valid pixels (h, W) and keeps the thumbnail.
         ``screen``: an :class:`_ArtefactScreen`; the pixels it calls tray get code :data:`ARTEFACT_CODE`."""
         from ..preprocess.masking import BACKGROUND_CODES, CORE, DARK, INVALID, SATURATED
-        codes, albedo = _valid_codes(data, self.cube.wavelengths, self.config)
+        codes, albedo = _valid_codes(data, self.cube.wavelengths, self.config, self.saturation)
         valid = codes == CORE
         if self.cube.mask is not None:
             valid &= self.cube.mask[rows]
@@ -617,6 +621,14 @@ class _Pass:
                              self.windows, min_depth=self.config.min_depth)
         for name, arr in feats.items():
             self.asm.put("features/" + name, rows, arr)
+
+
+def is_point_spectra(cube: Cube) -> bool:
+    """True for a cube of point spectra (one pixel per spectrum, W = 1) whose table gives every spectrum's depth
+    (a TSG package): no image to register, the depths are the spectra's own."""
+    t = cube.table
+    return (t is not None and cube.shape[1] == 1 and "depth_m" in t and t.is_numeric("depth_m")
+            and bool(np.isfinite(t["depth_m"]).any()))
 
 
 def stage_threads(threads: int) -> tuple[bool, int]:
@@ -810,8 +822,12 @@ def _process(job: TrayJob, config: BatchConfig, out: str, fingerprint: list, cha
     t = time.perf_counter()
     core = A.pop("core")
     codes = A.pop("codes")
-    depth, sticks = register_depth(core, d0, d1, stick_depths_m=job.stick_depths_m, gaps=config.gaps,
-                                   order=config.order)
+    if is_point_spectra(cube):  # every spectrum has its own depth: nothing to register
+        depth = np.where(core, np.asarray(cube.table["depth_m"], np.float32).reshape(H, W), np.nan)
+        sticks = []
+    else:
+        depth, sticks = register_depth(core, d0, d1, stick_depths_m=job.stick_depths_m, gaps=config.gaps,
+                                       order=config.order)
     timer["depth"] += time.perf_counter() - t
 
     t = time.perf_counter()
@@ -824,7 +840,7 @@ def _process(job: TrayJob, config: BatchConfig, out: str, fingerprint: list, cha
                                             "calibrated_from_raw": calibrated, "pixels_valid": counts["valid"],
                                             "pixels_classified": int(np.count_nonzero(labels >= 0))}}
     mm = MineralMap(labels=labels, classes=classes, scores=A.get("scores"), confidence=A.get("confidence"),
-                    meta=meta, produced_by=r.produced_by, extra=extra, provenance=provenance)
+                    meta=meta, produced_by=r.produced_by, extra=extra, provenance=provenance, table=cube.table)
     feats = {k[9:]: v for k, v in A.items() if k.startswith("features/")}
 
     # QA
@@ -851,7 +867,8 @@ def _process(job: TrayJob, config: BatchConfig, out: str, fingerprint: list, cha
         flags.append("low-signal")
     if conf is not None and conf < QA_THRESHOLDS["low_confidence"]:
         flags.append("low-confidence")
-    if not sticks:
+    no_core = n_core == 0 if is_point_spectra(cube) else not sticks
+    if no_core:
         flags.append("no-core")
     if d0 is None or d1 is None:
         flags.append("no-depth")

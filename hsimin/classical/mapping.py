@@ -204,4 +204,4 @@ def identify_cube(cube: Cube, estimator_or_method: Any = "sam", *, library: Spec
     produced_by = f"hsimin.classical.{type(estimator).__name__}(" + ", ".join(
         f"{k_}={v!r}" for k_, v in params_used.items()) + ")"
     return MineralMap(labels=labels, classes=classes, scores=scores, confidence=confidence, meta=cube.meta,
-                      produced_by=produced_by, extra=extra, provenance=provenance)
+                      produced_by=produced_by, extra=extra, provenance=provenance, table=cube.table)

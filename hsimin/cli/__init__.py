@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "hsimin.cli.explain_commands",
     "hsimin.cli.prospect_commands",
     "hsimin.cli.batch_commands",
+    "hsimin.cli.compare_commands",
 ]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2

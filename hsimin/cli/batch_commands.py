@@ -17,13 +17,18 @@ feature scalars, pixel depths), .hdr/.img (ENVI Classification) and .png (map wi
 downhole_log.csv, downhole_log.png (strip log) and mosaic.png; and OUT/report.html and OUT/run.json.
 
 SESSION is a folder searched recursively for trays (ENVI .hdr, HDF5 .h5, Specim scan folders, which are
-calibrated to reflectance) or a manifest CSV with the columns hole_id,tray_id,depth_from_m,depth_to_m,path
+calibrated to reflectance, and HyLogger TSG packages, one hole each, whose spectra carry their own depths) or a
+manifest CSV with the columns hole_id,tray_id,depth_from_m,depth_to_m,path
 (paths absolute or relative to the manifest; optional stick_depths_m = FROM-TO;FROM-TO;... per core stick).
 
 Re-running the same command skips trays whose outputs are complete and whose input files and options are
 unchanged, and redoes failed, interrupted or changed ones. Ctrl-C finishes the trays in flight and stops;
 a second Ctrl-C abandons them. Exit code: 0 every tray done, 1 some failed (the rest written), 2 bad usage,
 130 interrupted."""
+
+
+DEFAULT_LIBRARY = "usgs_splib07"
+"""What a bare ``hsimin batch SESSION -o OUT`` classifies with."""
 
 
 def register(subparsers) -> None:
@@ -34,11 +39,12 @@ def register(subparsers) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("session", metavar="SESSION", help="folder of trays, or manifest CSV")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (created if missing)")
-    clf = p.add_mutually_exclusive_group(required=True)
+    clf = p.add_mutually_exclusive_group()
     clf.add_argument("--model", metavar="M",
                      help="model checkpoint (.pt) to classify with, or 'default' for the model shipped with hsimin")
     clf.add_argument("--library", metavar="ID",
-                     help="identify against a spectral library instead: a bundled id (usgs_splib07) or a file")
+                     help="identify against a spectral library instead: a bundled id (usgs_splib07) or a file "
+                          f"(with neither option: --library {DEFAULT_LIBRARY})")
     g = p.add_argument_group("classification")
     g.add_argument("--method", default="sam", choices=sorted(IDENTIFY_METHOD_NAMES),
                    help="matching method with --library (default: sam)")
@@ -126,7 +132,8 @@ def run_batch_command(args) -> int:
     from ..batch import BatchConfig, recipe_from_file, run_batch
 
     recipe = recipe_from_file(args.recipe) if args.recipe else None
-    config = BatchConfig(model=args.model, library=args.library, method=args.method, artefacts=args.artefacts,
+    library = args.library if args.library or args.model else DEFAULT_LIBRARY
+    config = BatchConfig(model=args.model, library=library, method=args.method, artefacts=args.artefacts,
                          top_k=args.top_k, recipe=recipe, min_albedo=args.min_albedo, min_contrast=args.min_contrast,
                          saturation=args.saturation, windows=args.windows, gaps=args.gaps, order=args.reading_order,
                          block_mb=args.block_mb, threads=args.threads, interval_m=args.interval_m)

@@ -32,10 +32,13 @@ def register(subparsers) -> None:
                      "diagnostic absorption features marked) and OUT.json (attribution per wavelength). Needs the "
                      "[explain] extra (captum)."),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("input", metavar="IN", help="cube: ENVI .hdr, HDF5 .h5 or Specim scan folder")
+    p.add_argument("input", metavar="IN", help="cube: ENVI .hdr, HDF5 .h5, Specim scan folder or TSG package")
     p.add_argument("--model", "-m", default="default", metavar="M",
                    help="model checkpoint (.pt, hsimin.models.save_model), or 'default' for the shipped SWIR model")
-    p.add_argument("--pixel", required=True, type=_pixel, metavar="ROW,COL", help="the pixel (0-based line, sample)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pixel", type=_pixel, metavar="ROW,COL", help="the pixel (0-based line, sample)")
+    where.add_argument("--spectrum", type=int, metavar="I",
+                       help="for point spectra (a TSG package): the spectrum's 0-based index in file order")
     p.add_argument("--method", choices=("ig", "saliency", "occlusion"), default="ig", type=str.lower,
                    help="attribution method")
     p.add_argument("--target", default=None, metavar="CLASS",
@@ -69,6 +72,13 @@ def cmd_explain(args) -> int:
     from ..models import load_model
 
     cube = open_cube(args.input)
+    if args.spectrum is not None:
+        from ..core.errors import InputError
+        H, W = cube.shape[:2]
+        if not 0 <= args.spectrum < H * W:
+            raise InputError(f"--spectrum {args.spectrum}: the input holds {H * W} spectra (0-{H * W - 1})",
+                             path=args.input)
+        args.pixel = divmod(args.spectrum, W)
     model_path = args.model
     if str(model_path).strip().lower() == "default":
         from ..models import default_model_path

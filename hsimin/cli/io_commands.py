@@ -33,8 +33,12 @@ def _rgb(text: str) -> tuple[float, float, float]:
 def register(subparsers) -> None:
     """Add the I/O verbs to the ``hsimin`` parser."""
     p = subparsers.add_parser("info", help="describe a cube: shape, interleave, wavelengths, bad bands, size",
-                              description="Describe a cube (ENVI, HDF5 or Specim scan folder) without loading it.")
-    p.add_argument("path", metavar="PATH", help="ENVI .hdr (or data file), .h5, or Specim scan folder")
+                              description="Describe a cube (ENVI, HDF5, Specim scan folder or HyLogger TSG "
+                                          "package) without loading it. For a TSG package: the number of "
+                                          "spectra and bands, the wavelength range, hole, depths, and which TSA "
+                                          "results (SWIR, VNIR; system or user runs) its table holds.")
+    p.add_argument("path", metavar="PATH", help="ENVI .hdr (or data file), .h5, Specim scan folder, or a TSG "
+                                                "package (.tsg file or its folder; *_tir.tsg for thermal IR)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_info)
 
@@ -121,13 +125,41 @@ def describe_cube(path: Path, cube) -> dict:
         "mask_core_fraction": None if cube.mask is None else round(float(np.mean(cube.mask)), 6),
         "meta": _jsonable(cube.meta.to_dict()) if cube.meta is not None else None,
     }
+    if cube.table is not None:
+        doc["spectra"] = H * W
+        doc["table"] = describe_table(cube.table)
     return _jsonable(doc)
+
+
+def describe_table(table) -> dict:
+    """What ``hsimin info`` says of a per-spectrum table: columns, depth range, which TSA runs it holds."""
+    from ..io.tsg import tsa_results
+    runs = {}
+    for run, what in (("sTSAS", "SWIR, system"), ("uTSAS", "SWIR, user"), ("sTSAV", "VNIR, system"),
+                      ("uTSAV", "VNIR, user"), ("sTSAT", "TIR, system"), ("uTSAT", "TIR, user")):
+        r = tsa_results(table, run)
+        if r is not None:
+            cols = [c for c in table.names if c.endswith(" " + run)]
+            named = int(np.sum(r.min1 != ""))
+            top = {}
+            for m in r.min1[r.min1 != ""]:
+                top[str(m)] = top.get(str(m), 0) + 1
+            runs[run] = {"what": what, "columns": cols, "spectra_named": named,
+                         "min1": dict(sorted(top.items(), key=lambda kv: -kv[1]))}
+    depth = table.get("depth_m")
+    finite = None if depth is None or depth.dtype.kind != "f" else depth[np.isfinite(depth)]
+    return {"rows": len(table), "columns": table.names,
+            "depth_m": None if finite is None or not finite.size else [float(finite.min()), float(finite.max())],
+            "tsa": runs}
 
 
 def _print_info(doc: dict) -> None:
     s = doc["shape"]
-    rows = [("path", doc["path"]), ("reader", doc["reader"]),
-            ("shape", f"{s['lines']} lines x {s['samples']} samples x {s['bands']} bands"),
+    table = doc.get("table")
+    shape = f"{s['lines']} lines x {s['samples']} samples x {s['bands']} bands"
+    if table is not None and s["samples"] == 1:
+        shape = f"{doc['spectra']} spectra x {s['bands']} bands (one pixel per spectrum, in file order)"
+    rows = [("path", doc["path"]), ("reader", doc["reader"]), ("shape", shape),
             ("interleave", doc["interleave"]), ("dtype on disk", doc["dtype_on_disk"]),
             ("wavelengths", f"{doc['wavelength_min_nm']:.3f} - {doc['wavelength_max_nm']:.3f} nm"
                             + (f" (mean spacing {doc['mean_band_spacing_nm']:.3f} nm)"
@@ -145,14 +177,29 @@ def _print_info(doc: dict) -> None:
     for k in ("hole_id", "tray_id", "depth_from_m", "depth_to_m", "sensor", "pixel_size_mm"):
         if meta.get(k) is not None:
             rows.append((k.replace("_", " "), meta[k]))
+    if table is not None:
+        if table.get("depth_m"):
+            a, b = table["depth_m"]
+            rows.append(("depths", f"{a:g} - {b:g} m over {table['rows']} spectra"))
+        rows.append(("table", f"{len(table['columns'])} columns per spectrum: "
+                              + ", ".join(table["columns"][:8]) + (" ..." if len(table["columns"]) > 8 else "")))
+        for run, r in (table.get("tsa") or {}).items():
+            top = ", ".join(f"{m} {n}" for m, n in list(r["min1"].items())[:6])
+            rows.append((f"TSA {run}", f"{r['what']}: {len(r['columns'])} columns "
+                                       f"({', '.join(c[:-len(run) - 1] for c in r['columns'][:10])}"
+                                       f"{' ...' if len(r['columns']) > 10 else ''}); Min1 on {r['spectra_named']} "
+                                       f"spectra: {top}"))
+        if not table.get("tsa"):
+            rows.append(("TSA", "no TSA results in the table"))
     for k, v in sorted((meta.get("attrs") or {}).items()):
-        if k in ("interleave", "dtype", "format") or v in (None, "", [], {}):
+        if k in ("interleave", "dtype", "format", "tsa_columns") or v in (None, "", [], {}):
             continue
         rows.append((k.replace("_", " "), v))
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         text = str(v)
-        print(f"{k:<{width}}  {text if len(text) <= 100 else text[:97] + '...'}")
+        limit = 300 if k.startswith("TSA") or k == "table" else 100
+        print(f"{k:<{width}}  {text if len(text) <= limit else text[:limit - 3] + '...'}")
 
 
 def cmd_info(args) -> int:

@@ -1,4 +1,4 @@
-"""Core data types (numpy only): Cube, ScanMeta, SpectralLibrary, MineralMap, Raster.
+"""Core data types (numpy only): Cube, ScanMeta, SpectrumTable, SpectralLibrary, MineralMap, Raster.
 
 All are frozen dataclasses validated once, in ``__post_init__``. Arrays are band-last; wavelengths are
 nm, float64, strictly increasing (see :mod:`hsimin.core.units`). Operations on them are free functions
@@ -77,6 +77,118 @@ class ScanMeta:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
+@dataclass(frozen=True, eq=False)
+class SpectrumTable:
+    """Per-spectrum facts: one row per pixel of a cube or map, in row-major (H, W) order.
+
+    A point-spectrometer scan (a HyLogger/TSG package: one pixel per spectrum, ``H`` spectra x ``W = 1``)
+    carries a table of where each spectrum was taken (hole, tray, section, point, depth) and what the scanner's
+    software made of it (TSA minerals, weights, errors, scalars). Image cubes usually have none.
+
+    Attributes
+    ----------
+    columns : name -> (N,) array, in insertion order. Numeric columns are float64 (or float32, when a reader
+        keeps a file's own single precision) with NaN for a missing value; text columns are object arrays of
+        ``str`` with ``''`` for a missing value (a repeated label is one shared string, so a 100 000-row column
+        of TSA mineral names costs 8 bytes a row). Nothing else is stored. Columns are read-only.
+    descriptions : name -> one line (unit, meaning, where the column came from), optional per column
+
+    Standard column names (readers use these where the format has the fact): ``sample`` (the scanner's name of
+    the spectrum), ``hole_id``, ``tray_id``, ``section``, ``point``, ``depth_m`` (metres down the hole),
+    ``position_mm`` (along the section). Other columns keep the names the scanner gave them (``Min1 sTSAS``).
+    """
+
+    columns: Mapping[str, Any]
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        cols: dict[str, np.ndarray] = {}
+        n = None
+        for name, values in dict(self.columns or {}).items():
+            key = str(name)
+            if not key or "\x00" in key:
+                raise InputError(f"SpectrumTable column name {name!r} is empty or holds NUL")
+            a = np.asarray(values)
+            if a.ndim != 1:
+                raise InputError(f"SpectrumTable column {key!r} has shape {a.shape}, want (N,)")
+            if a.dtype.kind in "biuf":
+                a = a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
+            elif a.dtype.kind in "USO":
+                if a.dtype.kind != "O" or set(map(type, a.tolist())) - {str}:
+                    a = _text_column(a)
+            else:
+                raise InputError(f"SpectrumTable column {key!r} has dtype {a.dtype}; want numbers or text")
+            if n is None:
+                n = a.size
+            elif a.size != n:
+                raise InputError(f"SpectrumTable column {key!r} has {a.size} rows, the others {n}")
+            a.setflags(write=False)
+            cols[key] = a
+        if not cols:
+            raise InputError("SpectrumTable needs at least one column")
+        object.__setattr__(self, "columns", cols)
+        object.__setattr__(self, "descriptions", {str(k): str(v) for k, v in dict(self.descriptions or {}).items()
+                                                  if str(k) in cols})
+
+    def __len__(self) -> int:
+        return int(next(iter(self.columns.values())).size)
+
+    def __contains__(self, name) -> bool:
+        return name in self.columns
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        try:
+            return self.columns[name]
+        except KeyError:
+            raise KeyError(f"no column {name!r} (columns: {', '.join(self.columns)})") from None
+
+    @property
+    def names(self) -> list[str]:
+        """Column names, in order."""
+        return list(self.columns)
+
+    def get(self, name: str, default=None):
+        return self.columns.get(name, default)
+
+    def is_numeric(self, name: str) -> bool:
+        return self.columns[name].dtype.kind == "f"
+
+    def select(self, names) -> "SpectrumTable":
+        """A table of the named columns only (in the order given; unknown names are skipped)."""
+        keep = {n: self.columns[n] for n in names if n in self.columns}
+        if not keep:
+            raise InputError("SpectrumTable.select: none of the named columns exists")
+        return SpectrumTable(keep, {k: v for k, v in self.descriptions.items() if k in keep})
+
+    def take(self, rows) -> "SpectrumTable":
+        """A table of the rows selected by ``rows`` (boolean mask or integer indices), in that order."""
+        idx = np.arange(len(self))[rows]
+        return SpectrumTable({k: v[idx] for k, v in self.columns.items()}, self.descriptions)
+
+
+def _text_column(values: np.ndarray) -> np.ndarray:
+    """(N,) object array of str from any text-like array; ``None`` -> ``''``; repeated values share one str."""
+    seen: dict = {}
+    out = np.empty(values.size, dtype=object)
+    for i, v in enumerate(values.tolist()):
+        t = seen.get(v)
+        if t is None:
+            t = "" if v is None else (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v))
+            seen[v] = t
+        out[i] = t
+    return out
+
+
+def _check_table(table, n_pixels: int, what: str):
+    if table is None:
+        return None
+    if not isinstance(table, SpectrumTable):
+        table = SpectrumTable(table)
+    if len(table) != n_pixels:
+        raise InputError(f"{what} has {len(table)} rows for {n_pixels} pixels (one row per pixel, row-major)")
+    return table
+
+
 def _optional_band_vector(value, n: int, what: str, dtype) -> np.ndarray | None:
     if value is None:
         return None
@@ -105,6 +217,8 @@ class Cube:
     mask : (H, W) bool or None
         True where a pixel is core (valid), False for tray, background, gaps and invalid pixels.
     meta : ScanMeta
+    table : SpectrumTable or None
+        One row per pixel (row-major): per-spectrum depth, tray, scanner interpretations... (TSG packages).
     """
 
     data: Any
@@ -113,6 +227,7 @@ class Cube:
     bad_bands: np.ndarray | None = None
     mask: np.ndarray | None = None
     meta: ScanMeta = field(default_factory=ScanMeta)
+    table: SpectrumTable | None = None
 
     def __post_init__(self):
         data = self.data
@@ -132,6 +247,7 @@ class Cube:
             object.__setattr__(self, "mask", m)
         if self.meta is None:
             object.__setattr__(self, "meta", ScanMeta())
+        object.__setattr__(self, "table", _check_table(self.table, H * W, "Cube.table"))
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -233,6 +349,7 @@ class MineralMap:
     produced_by : model hash or estimator description (provenance)
     extra : further named (H, W) or (H, W, k) float arrays (fit error, mixture fractions, ...)
     provenance : JSON-able dict (recipe, versions, parameters)
+    table : SpectrumTable or None; one row per pixel (row-major), carried over from the cube (depths...)
     """
 
     labels: np.ndarray
@@ -243,6 +360,7 @@ class MineralMap:
     produced_by: str = ""
     extra: Mapping[str, np.ndarray] = field(default_factory=dict)
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    table: SpectrumTable | None = None
 
     def __post_init__(self):
         lab = np.asarray(self.labels)
@@ -283,6 +401,7 @@ class MineralMap:
             extra[str(k)] = a
         object.__setattr__(self, "extra", extra)
         object.__setattr__(self, "provenance", dict(self.provenance or {}))
+        object.__setattr__(self, "table", _check_table(self.table, H * W, "MineralMap.table"))
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -37,9 +37,9 @@ import functools
 import re
 from dataclasses import dataclass
 
-__all__ = ["VOCABULARY", "VocabularyEntry", "GROUPS", "ARTEFACT_CLASSES", "NON_MINERAL_CLASSES", "is_artefact",
-           "is_known", "is_mixture", "mineral_group", "mineral_name", "describe", "mixture_components",
-           "vocabulary_names"]
+__all__ = ["VOCABULARY", "VocabularyEntry", "GROUPS", "ARTEFACT_CLASSES", "NON_MINERAL_CLASSES", "NO_MINERAL",
+           "TSA_NON_ANSWERS", "answer_group", "is_artefact", "is_known", "is_mixture", "mineral_group",
+           "mineral_name", "describe", "mixture_components", "tsa_mineral", "vocabulary_names"]
 
 
 @dataclass(frozen=True)
@@ -337,6 +337,51 @@ def mineral_group(name) -> str:
     :data:`GROUPS`); ``'other'`` for names outside the curated vocabulary."""
     entry = _BY_NAME.get(mineral_name(name))
     return entry.group if entry else "other"
+
+
+# --------------------------------------------------------------------------- TSA (The Spectral Assistant) names
+
+_TSA_NAMES = {
+    # TSA SWIR (TSA 7.x) names that the general rules above do not resolve
+    "muscoviticillite": "white_mica", "paragoniticillite": "white_mica", "phengiticillite": "white_mica",
+    "illite": "white_mica", "rubellite": "tourmaline", "tourmaline-fe": "tourmaline",
+    "alunite-k": "alunite", "alunite-na": "alunite", "alunite-nh": "alunite",
+    "chlorite-fe": "chlorite", "chlorite-femg": "chlorite", "chlorite-mg": "chlorite", "fechlorite": "chlorite",
+    "mgchlorite": "chlorite", "femgchlorite": "chlorite", "kaolinite-px": "kaolinite", "kaolinite-wx": "kaolinite",
+    # tray, marker and plant matter that TSA names: hsimin's artefact classes of the same spectral family
+    "wood": "wood", "vegetation-dry": "wood", "plasticchiptray": "plastic", "teflon": "plastic",
+    "isawhite": "plastic", "isayellow": "plastic", "whitemarker": "plastic", "yellowmarker": "plastic",
+    "galvanisediron": "metal", "odzincalume": "metal",
+    "aspectral": "aspectral", "notinlibrary": "unknown",
+}
+TSA_NON_ANSWERS = frozenset({"", "dark", "noisy", "higherror", "maskedoff", "invalid", "null"})
+"""TSA outcomes that are no interpretation at all (too dark, noisy, masked off): left out of any agreement."""
+
+NO_MINERAL = "none"
+"""Group of the answers that name no mineral: aspectral, unknown and the tray artefacts."""
+
+
+def tsa_mineral(name) -> str:
+    """hsimin vocabulary name of a TSA mineral name (``'Kaolinite-WX'`` -> ``'kaolinite'``, ``'MuscoviticIllite'``
+    -> ``'white_mica'``, ``'Wood'`` -> ``'wood'``, ``'Aspectral'`` -> ``'aspectral'``); ``''`` for TSA's
+    non-answers (``Dark``, ``Noisy``, ``HighError``, ``MaskedOff``, empty). Names outside both tables map as
+    :func:`mineral_name` maps them."""
+    key = _clean(name)
+    if key in TSA_NON_ANSWERS:
+        return ""
+    return _TSA_NAMES.get(key.replace("_", "")) or _TSA_NAMES.get(key) or mineral_name(key)
+
+
+def answer_group(name) -> str:
+    """The group an answer is scored by: :func:`mineral_group` for minerals, :data:`NO_MINERAL` for aspectral,
+    unknown and the tray artefacts (none of them names a mineral of the rock), ``''`` for no answer."""
+    key = _clean(name)
+    if not key or key in ("unclassified", "masked", "no_data", "nodata", "background", "tray"):
+        return ""
+    m = mineral_name(key)
+    if m in NON_MINERAL_CLASSES:
+        return NO_MINERAL
+    return mineral_group(m)
 
 
 def describe(name) -> str:

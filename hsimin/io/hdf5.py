@@ -8,14 +8,20 @@ hsimin HDF5 schema v1 (full description in ``docs/formats.md``)::
     /cube/fwhm             (B,) float64 nm                    optional
     /cube/bad_bands        (B,) uint8, 1 = bad band            optional
     /cube/mask             (H, W) uint8, 1 = core              optional
+    /cube/table/...        per-spectrum table (one row per pixel) optional, see below
     /cube                  attrs: ScanMeta fields, attrs_json
     /maps/<name>/labels    (H, W) int16, -1 = unclassified
     /maps/<name>/classes   (K,) UTF-8 strings
     /maps/<name>/scores    (H, W, K) float32                   optional
     /maps/<name>/confidence (H, W) float32                     optional
     /maps/<name>/extra/<x> (H, W[, k]) arrays                  optional
+    /maps/<name>/table/... per-spectrum table                  optional
     /maps/<name>           attrs: produced_by, provenance_json, ScanMeta fields, attrs_json
     /<group>/<name>        named arrays, e.g. /features/f2200_wavelength_nm (H, W) float32
+
+A per-spectrum table (:class:`~hsimin.core.SpectrumTable`) is a group with ``names`` and ``descriptions``
+((K,) UTF-8 strings, column order) and one (H*W,) dataset per column, ``c0000``, ``c0001``...: float64 with NaN
+for missing, or UTF-8 strings with '' for missing (column names may hold any character, HDF5 names may not).
 
 Readers open the file by path for every read, so a lazy cube can be pickled and read from other
 processes. Writers stream cubes block by block and are atomic (temporary file, then rename).
@@ -35,7 +41,7 @@ import numpy as np
 
 from .. import __version__
 from ..core.errors import FormatError, HeaderError, HsiminError, InputError, OutputError, OutputExistsError
-from ..core.types import Cube, MineralMap, ScanMeta
+from ..core.types import Cube, MineralMap, ScanMeta, SpectrumTable
 from ..core.units import infer_unit, normalise_unit, sort_order, to_nanometers
 from .atomic import atomic_output
 from .blocks import block_lines, iter_blocks
@@ -236,6 +242,51 @@ def _check_name(name: str, what: str) -> str:
     return name
 
 
+# --------------------------------------------------------------------------- per-spectrum tables
+
+TABLE_GROUP = "table"
+
+
+def _write_table_group(g: h5py.Group, table: SpectrumTable | None, compression=None) -> None:
+    """Store a :class:`SpectrumTable` as ``g/table`` (see the module docstring)."""
+    if table is None:
+        return
+    t = g.create_group(TABLE_GROUP, track_order=True)
+    names = table.names
+    t.create_dataset("names", data=np.array(names, dtype=object), dtype=h5py.string_dtype("utf-8"),
+                     track_times=False)
+    t.create_dataset("descriptions", data=np.array([table.descriptions.get(n, "") for n in names], dtype=object),
+                     dtype=h5py.string_dtype("utf-8"), track_times=False)
+    for i, n in enumerate(names):
+        col = table[n]
+        if col.dtype.kind == "f":
+            t.create_dataset(f"c{i:04d}", data=np.asarray(col, "<f8"), track_times=False)
+        else:
+            t.create_dataset(f"c{i:04d}", data=np.array(col.tolist(), dtype=object),
+                             dtype=h5py.string_dtype("utf-8"), track_times=False)
+    t.attrs["rows"] = np.int64(len(table))
+
+
+def _read_table_group(g: h5py.Group, path: Path) -> SpectrumTable | None:
+    t = g.get(TABLE_GROUP)
+    if not isinstance(t, h5py.Group):
+        return None
+    if "names" not in t:
+        raise FormatError(f"{t.name} has no 'names' dataset (a per-spectrum table lists its column names)", path=path)
+    names = [str(n) for n in _read_dataset(t["names"]).reshape(-1)]
+    descr = [str(d) for d in _read_dataset(t["descriptions"]).reshape(-1)] if "descriptions" in t else []
+    cols = {}
+    for i, n in enumerate(names):
+        key = f"c{i:04d}"
+        if key not in t:
+            raise FormatError(f"{t.name} lists column {n!r} but has no dataset {key}", path=path)
+        cols[n] = _read_dataset(t[key]).reshape(-1)
+    try:
+        return SpectrumTable(cols, {n: d for n, d in zip(names, descr) if d})
+    except InputError as exc:
+        raise FormatError(f"{t.name}: {exc.message}", path=path) from None
+
+
 # --------------------------------------------------------------------------- writing
 
 def _write_cube_group(f: h5py.File, cube: Cube, chunk_lines, compression, max_bytes) -> None:
@@ -270,6 +321,7 @@ def _write_cube_group(f: h5py.File, cube: Cube, chunk_lines, compression, max_by
         m.attrs["meaning"] = "1 = core (valid pixel), 0 = tray, background, gap or invalid"
     g.attrs["wavelength_units"] = "nm"
     _write_meta_attrs(g, cube.meta)
+    _write_table_group(g, cube.table)
 
 
 def _write_map_group(f: h5py.File, mm: MineralMap, name: str, compression) -> None:
@@ -291,6 +343,7 @@ def _write_map_group(f: h5py.File, mm: MineralMap, name: str, compression) -> No
     g.attrs["produced_by"] = str(mm.produced_by or "")
     g.attrs["provenance_json"] = _dumps(dict(mm.provenance))
     _write_meta_attrs(g, mm.meta)
+    _write_table_group(g, mm.table)
 
 
 def _write_arrays_group(f: h5py.File, group: str, arrays: Mapping[str, Any], attrs, compression) -> None:
@@ -478,9 +531,10 @@ def read_map_hdf5(path: str | os.PathLike, name: str | None = None) -> MineralMa
             raise HeaderError(f"map /{MAPS_GROUP}/{name}: provenance_json is not valid JSON ({exc})",
                               path=p) from None
         meta = _read_meta_attrs(g, p)
+        table = _read_table_group(g, p)
     try:
         return MineralMap(labels=labels, classes=classes, scores=scores, confidence=confidence, meta=meta,
-                          produced_by=produced_by, extra=extra, provenance=provenance)
+                          produced_by=produced_by, extra=extra, provenance=provenance, table=table)
     except InputError as exc:
         raise FormatError(f"map /{MAPS_GROUP}/{name} is inconsistent: {exc.message}", path=p) from None
 
@@ -689,7 +743,8 @@ def _open_schema_cube(f: h5py.File, p: Path, wavelength_units) -> Cube:
                   "dtype": str(ds.dtype.newbyteorder("=")), "chunks": None if ds.chunks is None else list(ds.chunks),
                   "compression": ds.compression})
     meta = ScanMeta(**{**meta.to_dict(), "attrs": attrs})
-    return _make_cube(p, data, wl, fwhm, bad, mask, meta)
+    table = _read_table_group(g, p)
+    return _make_cube(p, data, wl, fwhm, bad, mask, meta, table)
 
 
 def _band_order(wl: np.ndarray, p: Path):
@@ -699,9 +754,9 @@ def _band_order(wl: np.ndarray, p: Path):
         raise HeaderError(exc.message, path=p) from None
 
 
-def _make_cube(p: Path, data, wl, fwhm, bad, mask, meta) -> Cube:
+def _make_cube(p: Path, data, wl, fwhm, bad, mask, meta, table=None) -> Cube:
     try:
-        return Cube(data=data, wavelengths=wl, fwhm=fwhm, bad_bands=bad, mask=mask, meta=meta)
+        return Cube(data=data, wavelengths=wl, fwhm=fwhm, bad_bands=bad, mask=mask, meta=meta, table=table)
     except HsiminError as exc:
         raise HeaderError(exc.message, path=p) from None
 

@@ -62,7 +62,7 @@ def _load_entry_points() -> None:
 
 def _load_builtin() -> None:
     # Importing the modules registers their readers; done lazily so `import hsimin` stays light.
-    from . import envi, hdf5, specim  # noqa: F401
+    from . import envi, hdf5, specim, tsg  # noqa: F401
 
 
 def list_readers() -> list[Reader]:

@@ -353,7 +353,7 @@ def predict_cube(cube: Cube, loaded: LoadedModel | str | os.PathLike, *, tile: i
     }
     return MineralMap(labels=labels.reshape(H, W), classes=lm.class_names, scores=out.scores.reshape(H, W, K),
                       confidence=out.confidence.reshape(H, W), meta=cube.meta, produced_by=lm.model_hash,
-                      provenance=provenance)
+                      provenance=provenance, table=cube.table)
 
 
 # --------------------------------------------------------------------------- the three paths

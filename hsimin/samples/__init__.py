@@ -11,14 +11,26 @@ made both; ``data/sample_tray_README.md`` says exactly how.
 The USGS samples used (:data:`TRAY_SAMPLE_IDS`, physical-sample ids as in
 ``hsimin.load_library('usgs_splib07').sample_ids``) must be held out of anything evaluated on this tray.
 
+``data/hylogger/`` holds four real HyLogger scans as CSIRO TSG packages (three HyLogger-3 chip holes, SWMB007d,
+SWMB008d, SWMB007s, and 222 HyLogger-4 test rocks, GSNSW_testrocks), with TSG's own interpretation (TSA) inside:
+:func:`hylogger_path` finds one. They are for reading, demos and **validation only** (see their PROVENANCE.md).
+
 This module only locates files: it imports nothing beyond the standard library.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["TRAY_MINERALS", "TRAY_SAMPLE_IDS", "TRAY_SPECTRA", "data_dir", "tray_path", "tray_sample_ids",
-           "truth_path"]
+__all__ = ["HYLOGGER_SETS", "TRAY_MINERALS", "TRAY_SAMPLE_IDS", "TRAY_SPECTRA", "data_dir", "hylogger_path",
+           "tray_path", "tray_sample_ids", "truth_path"]
+
+HYLOGGER_SETS: dict[str, str] = {
+    "SWMB007d": "SWMB007d/SWMB007d_chips_tsg.tsg",
+    "SWMB008d": "SWMB008d/SWMB008d_chips_tsg.tsg",
+    "SWMB007s": "SWMB007s/SWMB007s_chips_tsg.tsg",
+    "GSNSW_testrocks": "GSNSW_testrocks/HL4_testrocks_tsg.tsg",
+}
+"""The bundled HyLogger TSG packages: set name -> its NIR-SWIR ``.tsg`` under ``data/hylogger/``."""
 
 TRAY_SPECTRA: tuple[tuple[str, str, str, str], ...] = (
     # (vocabulary mineral, USGS splib07a spectrum name, instrument, physical sample id)
@@ -68,3 +80,16 @@ def truth_path() -> Path:
 def tray_sample_ids() -> tuple[str, ...]:
     """:data:`TRAY_SAMPLE_IDS`: the USGS physical samples the sample tray is made of."""
     return TRAY_SAMPLE_IDS
+
+
+def hylogger_path(name: str = "SWMB007d", spectral_range: str = "nir") -> Path:
+    """The ``.tsg`` file of a bundled HyLogger package (:data:`HYLOGGER_SETS`): its NIR-SWIR pair, or with
+    ``spectral_range`` ``'tir'``/``'mir'`` its thermal or mid-IR pair. Open it with ``hsimin.open_cube``."""
+    if name not in HYLOGGER_SETS:
+        raise KeyError(f"no bundled HyLogger package {name!r}; choose one of {', '.join(HYLOGGER_SETS)}")
+    p = data_dir() / "hylogger" / HYLOGGER_SETS[name]
+    if spectral_range == "nir":
+        return p
+    if spectral_range not in ("tir", "mir"):
+        raise ValueError(f"spectral_range must be 'nir', 'tir' or 'mir', got {spectral_range!r}")
+    return p.with_name(f"{p.stem}_{spectral_range}.tsg")

@@ -1,6 +1,10 @@
-"""napari reader contribution: cubes (ENVI ``.hdr``, HDF5, Specim capture folders) through
-:func:`hsimin.io.open_cube`, and mineral maps (hsimin HDF5 maps, ENVI Classification) through
-:func:`hsimin.io.open_map`. Wavelengths go into the layer metadata; the band slider is labelled in nm."""
+"""napari reader contribution: cubes through :func:`hsimin.io.open_cube`, and mineral maps (hsimin HDF5 maps,
+ENVI Classification) through :func:`hsimin.io.open_map`. Wavelengths go into the layer metadata; the band slider
+is labelled in nm.
+
+Which paths it takes is asked of hsimin's reader registry (:func:`hsimin.io.list_readers`: ENVI, HDF5, Specim
+capture folders, TSG packages, and any reader a package registers through the ``hsimin.readers`` entry point),
+so a reader added to hsimin opens in napari with no change here."""
 from __future__ import annotations
 
 import os
@@ -12,20 +16,22 @@ _HDF5 = (".h5", ".hdf5")
 
 
 def get_reader(path):
-    """A reader function if hsimin can open ``path`` (an ENVI .hdr, an HDF5 file or a Specim folder), else None."""
+    """:func:`read_path` if one of hsimin's registered readers recognises ``path`` (their cheap ``sniff``), else
+    None, so napari offers the path to other plugins."""
     if isinstance(path, (list, tuple)):
         if len(path) != 1:
             return None
         path = path[0]
     p = Path(os.fspath(path))
-    if p.suffix.lower() in (".hdr", *_HDF5) and p.is_file():
-        return read_path
-    if p.is_dir():
-        from hsimin.io.specim import sniff_specim
+    if not p.exists():
+        return None
+    from hsimin.io import list_readers
+    for reader in list_readers():
         try:
-            return read_path if sniff_specim(p) else None
-        except OSError:
-            return None
+            if reader.sniff(p):
+                return read_path
+        except Exception:  # noqa: BLE001 - a sniff that fails just does not claim the path
+            continue
     return None
 
 

@@ -64,7 +64,6 @@ def test_help_lists_the_interface():
 
 @pytest.mark.parametrize("args, needles", [
     (("--library", "usgs_splib07", "--model", "default"), ("not allowed with argument",)),
-    ((), ("one of the arguments --model --library is required",)),
     (("--library", "usgs_splib07", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"), ("not allowed",)),
     (("--library", "no_such_lib"), ("no library 'no_such_lib'",)),
     (("--library", "usgs_splib07", "--interval-m", "0"), ("interval",)),
