@@ -79,6 +79,7 @@ NIC4_FWHM_ON_GRID = 2.0
 LIBRARY_FILES: dict[str, str] = {
     "usgs_splib07": "usgs_splib07/usgs_splib07a_minerals.h5",
     "usgs_artefacts": "usgs_artefacts/usgs_splib07b_av95_artefacts.h5",
+    "usgs_supplement": "usgs_supplement/usgs_splib07b_av95_supplement.h5",
 }
 """Bundled library id -> file, relative to :func:`spectral_libs_dir`."""
 
