@@ -328,10 +328,10 @@ class _Stop:
         self._old: dict = {}
 
     def fail(self, error: HsiminError) -> None:
-        """Start no further tray (those in flight finish): the session cannot go on."""
+        """Start no further tray (those in flight finish): the session cannot go on. Nothing is printed here: the
+        error is raised when the trays in flight are in, and the CLI prints it as its one line."""
         if self.fatal is None:
             self.fatal = error
-            self.notify(f"stopping: {error}")
         self.requested.set()
 
     def __enter__(self):

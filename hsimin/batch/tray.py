@@ -268,6 +268,8 @@ def remove_outputs(job: TrayJob, out) -> int:
         with contextlib.suppress(OSError):
             paths[key].unlink()
             n += 1
+    with contextlib.suppress(OSError):
+        paths["h5"].parent.rmdir()       # the hole's folder, when this tray was all it held
     return n
 
 

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from .. import __version__ as HSIMIN_VERSION
-from ..core.blocks import block_lines, iter_blocks
+from ..core.blocks import block_lines, check_output_memory, iter_blocks
 from ..core.errors import ConfigError, InputError, ModelError
 from ..core.types import UNCLASSIFIED, Cube, MineralMap
 from ..models.checkpoint import LoadedModel, load_model
@@ -336,6 +336,7 @@ def predict_cube(cube: Cube, loaded: LoadedModel | str | os.PathLike, *, tile: i
     kind, k = _kind(lm)
     H, W, _ = cube.shape
     K = len(lm.class_names)
+    check_output_memory(cube, H * W * (2 + 4 + 4 * K))   # labels, confidence, scores: refused now, not at 90 %
     out = _Outputs(H, W, K)
     model = lm.model.to(dev).eval()
     budget = DEFAULT_BLOCK_BYTES if max_bytes is None else int(max_bytes)

@@ -269,3 +269,11 @@ def test_non_finite_model_outputs_leave_pixels_unclassified_and_counted(rng, pix
     assert (mm.labels[~bad] >= 0).all() and np.isfinite(mm.confidence[~bad]).all()
     assert mm.provenance["pixels_nonfinite"] == int(bad.sum())
     assert mm.provenance["pixels_classified"] == int((~bad).sum())
+
+
+def test_maps_that_cannot_fit_in_memory_are_refused_before_the_work(rng, pixel_model, monkeypatch):
+    import hsimin.core.blocks as blocks
+    from hsimin.core import InputError
+    monkeypatch.setattr(blocks, "available_memory", lambda: 10_000)
+    with pytest.raises(InputError, match="needs about .* GB of memory for its output maps"):
+        predict_cube(_cube(rng, 40, 30), pixel_model)
