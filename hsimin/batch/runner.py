@@ -26,12 +26,26 @@ that were in flight are retried one at a time, so the tray that kills its worker
 task itself.
 
 **Ctrl-C.** The first SIGINT stops submitting trays and waits for the ones in flight (their outputs complete);
-a second SIGINT (or SIGTERM) abandons them: workers are terminated, their temporary files removed, and they are
-recorded ``interrupted``. Either way ``run.json`` is consistent and the next run resumes.
+a second SIGINT (or SIGTERM, or SIGHUP) abandons them: workers are terminated, their temporary files removed, and
+they are recorded ``interrupted``. Either way ``run.json`` is consistent and the next run resumes.
+
+**A full disk** is not a problem of one tray: the tray that did not fit is recorded ``failed`` (not retried), no
+further tray is started, the ones in flight finish, and :class:`~hsimin.core.errors.DiskFullError` is raised
+(``run.json`` is updated as far as the disk allows; the next run resumes where this one stopped).
+
+**One run per output folder.** The output folder is checked (a file can be created in it) before anything slow,
+and locked (:class:`hsimin.io.locks.FolderLock`) for the whole run: a second run on it fails at once with
+:class:`~hsimin.core.errors.OutputInUseError`; the lock of a killed run is stale and taken over.
+
+**Workers die with the batch.** Each local worker asks the kernel to kill it when its parent dies (Linux
+``PR_SET_PDEATHSIG``) and watches its parent's pid, so a batch killed with SIGKILL leaves no worker running with no
+one to report to. Workers also silence library warnings (matplotlib's glyph warnings), as the CLI does, unless
+``HSIMIN_DEBUG=1``.
 """
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -41,8 +55,10 @@ import os
 import platform
 import re
 import signal
+import sys
 import threading
 import time
+import warnings
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -51,9 +67,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
-from ..core.errors import ConfigError, HsiminError, LibraryError, ModelError, OutputError
+from ..core.errors import ConfigError, DiskFullError, HsiminError, LibraryError, ModelError, OutputError
+from ..core.text import printable
 from .session import Session, TrayJob, discover_session, input_fingerprint
-from .tray import BatchConfig, config_hash, expected_outputs, outputs_complete, process_tray, remove_partial
+from .tray import (BatchConfig, config_hash, expected_outputs, outputs_complete, process_tray, remove_outputs,
+                   remove_partial)
 
 __all__ = ["BatchResult", "RUN_FILE", "available_cores", "default_parallelism", "load_run", "resolve_classifier",
            "run_batch"]
@@ -174,12 +192,35 @@ def resolve_classifier(config: BatchConfig) -> BatchConfig:
 
 
 def load_run(out) -> dict | None:
-    """``OUT/run.json`` as a dict, or None when missing or unreadable."""
-    p = Path(out) / RUN_FILE
+    """``OUT/run.json`` as a dict, or None when missing, unreadable or not an hsimin run record."""
     try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError):
+        doc = _previous_run(Path(out))
+    except HsiminError:
         return None
+    return doc or None
+
+
+def _previous_run(out: Path) -> dict:
+    """The previous run's record in ``out`` ({} when there is none). A ``run.json`` that is not an hsimin run record
+    (not JSON, the wrong shape) raises :class:`OutputError`: the folder holds something else, and rewriting that file
+    would destroy it."""
+    from ..io.files import read_text_file
+    p = out / RUN_FILE
+    if not p.exists():
+        return {}
+    text = read_text_file(p, what="run.json", error=OutputError)
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise OutputError(f"run.json is not valid JSON ({exc}); it is not an hsimin run record: give another output "
+                          "folder, or remove the file", path=p) from None
+    trays = doc.get("trays") if isinstance(doc, dict) else None
+    if not (isinstance(doc, dict) and "hsimin_run" in doc and isinstance(trays, list)
+            and all(isinstance(t, dict) for t in trays)):
+        what = type(doc).__name__ if not isinstance(doc, dict) else f"keys {sorted(map(str, doc))[:6]}"
+        raise OutputError(f"run.json holds {what}, not an hsimin run record (hsimin_run, trays); give another output "
+                          "folder, or remove the file", path=p)
+    return doc
 
 
 # --------------------------------------------------------------------------------------------- state
@@ -242,6 +283,15 @@ class _RunState:
             with atomic_output(self.out / RUN_FILE, overwrite=True) as tmp:
                 tmp.write_text(text + "\n", encoding="utf-8")
 
+    def try_save(self) -> HsiminError | None:
+        """:meth:`save`, returning its error instead of raising it (a full disk must not stop the loop that
+        collects the trays in flight; the previous run.json stays intact, it is written atomically)."""
+        try:
+            self.save()
+        except HsiminError as exc:
+            return exc
+        return None
+
 
 def _record_base(job: TrayJob) -> dict:
     return {"key": job.key, "hole_id": job.hole_id, "tray_id": job.tray_id, "source": job.path,
@@ -263,19 +313,30 @@ def _clean_floats(obj):
 # --------------------------------------------------------------------------------------------- signals
 
 class _Stop:
-    """SIGINT/SIGTERM handling: first SIGINT -> stop submitting (``requested``); second, or SIGTERM -> abandon
-    (``abandon``; with ``interrupt_main`` also a KeyboardInterrupt in the main thread, for trays run in-process)."""
+    """SIGINT/SIGTERM/SIGHUP handling: first SIGINT -> stop submitting (``requested``); second, or SIGTERM or SIGHUP
+    -> abandon (``abandon``; with ``interrupt_main`` also a KeyboardInterrupt in the main thread, for trays run
+    in-process). :meth:`fail` stops submitting for a reason that is not the user's (a full disk): ``fatal``."""
+
+    SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 
     def __init__(self, notify: Callable[[str], None], interrupt_main: bool = False):
         self.requested = threading.Event()
         self.abandon = threading.Event()
         self.notify = notify
         self.interrupt_main = interrupt_main
+        self.fatal: HsiminError | None = None
         self._old: dict = {}
+
+    def fail(self, error: HsiminError) -> None:
+        """Start no further tray (those in flight finish): the session cannot go on. Nothing is printed here: the
+        error is raised when the trays in flight are in, and the CLI prints it as its one line."""
+        if self.fatal is None:
+            self.fatal = error
+        self.requested.set()
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in self.SIGNALS:
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -298,9 +359,43 @@ class _Stop:
 
 # --------------------------------------------------------------------------------------------- executors
 
-def _worker_init() -> None:
-    """Local workers leave SIGINT to the parent, which decides whether to finish or abandon their trays."""
+PR_SET_PDEATHSIG = 1
+"""prctl option (linux/prctl.h): the signal this process gets when its parent dies."""
+
+
+def _worker_init(parent_pid: int | None = None, quiet: bool = True) -> None:
+    """Set up a local worker process: SIGINT is left to the parent (which decides whether to finish or abandon
+    the trays), the worker dies with its parent (:func:`_die_with_parent`), and with ``quiet`` library warnings are
+    silenced as the CLI silences them (spawned workers do not inherit the parent's warning filters; a matplotlib
+    glyph warning printed by a worker would break the CLI's one-line promise)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if quiet:
+        warnings.simplefilter("ignore")
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
+
+
+def _die_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """Exit when the process ``parent_pid`` (the batch that started this worker) dies, however it dies: a worker
+    whose batch was killed (SIGKILL: no cleanup ran) would otherwise finish its tray for nobody, holding ~440 MB.
+
+    Linux: the kernel sends this process SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``), even while it
+    is deep in compiled code. Everywhere, also: a daemon thread that checks every ``poll_s`` seconds whether the
+    parent is still the parent (a dead parent's children are re-parented), which also covers a parent that died
+    before the prctl took effect."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError, TypeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch():
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="hsimin-parent-watch", daemon=True).start()
 
 
 def _died_record(job: TrayJob, attempts: int) -> dict:
@@ -319,9 +414,11 @@ def _run_local(jobs: list[TrayJob], config: BatchConfig, out: str, workers: int,
     in_flight: dict = {}
     solo = False  # a retried tray runs alone, so a tray that kills its worker is told apart from its neighbours
 
+    quiet = os.environ.get("HSIMIN_DEBUG") != "1"
+
     def new_pool():
         return ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=ctx,
-                                   initializer=_worker_init)
+                                   initializer=_worker_init, initargs=(os.getpid(), quiet))
 
     pool = new_pool()
     abandoned: list[TrayJob] = []
@@ -355,7 +452,7 @@ def _run_local(jobs: list[TrayJob], config: BatchConfig, out: str, workers: int,
                     if attempt < max_attempts:
                         queue.appendleft((job, attempt + 1))
                     else:
-                        remove_partial(job, out)
+                        remove_outputs(job, out)
                         on_result(job, _died_record(job, attempt))
                     continue
                 except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be unpickled
@@ -371,7 +468,7 @@ def _run_local(jobs: list[TrayJob], config: BatchConfig, out: str, workers: int,
                     elif attempt < max_attempts:
                         queue.appendleft((job, attempt + 1))
                     else:
-                        remove_partial(job, out)
+                        remove_outputs(job, out)
                         on_result(job, _died_record(job, attempt))
                 in_flight.clear()
                 solo = False
@@ -510,33 +607,42 @@ def run_batch(session: Session | str | os.PathLike, out: str | os.PathLike, conf
 
     Returns a :class:`BatchResult` (``exit_code``: 0 all done, 1 some failed, 130 interrupted). Raises
     :class:`~hsimin.core.errors.HsiminError` before any tray runs when the session, the output folder, the model
-    or the library cannot be used.
+    or the library cannot be used; :class:`~hsimin.core.errors.OutputInUseError` when another run holds the output
+    folder; :class:`~hsimin.core.errors.DiskFullError` when the disk filled up (the session stopped).
     """
+    from ..io.atomic import check_output_folder
+    from ..io.locks import FolderLock
+
     t_start = time.perf_counter()
     out = Path(out).expanduser().resolve()
     if workers is not None and int(workers) < 0:
         raise ConfigError(f"--workers must be >= 0 (0: in this process), got {workers}")
     if max_attempts < 1:
         raise ConfigError(f"max_attempts must be >= 1, got {max_attempts}")
+    check_output_folder(out)          # before anything slow: a read-only or unusable -o fails in a second
     if not isinstance(session, Session):
+        src = Path(session).expanduser()
+        if src.is_dir() and src.resolve() == out:
+            raise OutputError("the output folder is the session folder: outputs would be mixed with the trays; give "
+                              "another output folder (one inside the session folder is fine)", path=out)
         session = discover_session(session, exclude=[out])
     emit = progress or (lambda event: None)
+    check_output_folder(out, create=True)
+    with FolderLock(out, "hsimin batch") as lock:
+        if lock.took_over:
+            old = lock.took_over
+            emit({"kind": "message", "text": f"took over the lock of an earlier run that was killed (pid "
+                                             f"{old.get('pid')}, started {old.get('started')})"})
+        return _run_locked(session, out, config, workers=workers, scheduler=scheduler, emit=emit,
+                           max_attempts=max_attempts, products=products, t_start=t_start)
 
+
+def _run_locked(session: Session, out: Path, config: BatchConfig, *, workers, scheduler, emit, max_attempts: int,
+                products: bool, t_start: float) -> BatchResult:
+    """The body of :func:`run_batch`, with the output folder checked, created and locked."""
+    previous = _previous_run(out)       # a folder holding another program's run.json is refused, not clobbered
     config = resolve_classifier(config)
-    if out.exists() and not out.is_dir():
-        raise OutputError("the output path exists and is not a folder", path=out)
     client = _connect(scheduler) if scheduler is not None else None
-    try:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create the output folder ({exc.strerror or exc})", path=out) from None
-        if not os.access(out, os.W_OK | os.X_OK):
-            raise OutputError("the output folder is not writable", path=out)
-    except OutputError:
-        if client is not None:
-            client.close()
-        raise
     inline = scheduler is None and workers is not None and int(workers) == 0
     n_workers, threads = default_parallelism(len(session), None if inline else workers)
     if scheduler is not None:
@@ -545,8 +651,7 @@ def run_batch(session: Session | str | os.PathLike, out: str | os.PathLike, conf
         config = dataclasses.replace(config, threads=threads)
     chash = config_hash(config)
 
-    previous = load_run(out) or {}
-    prev_by_key = {t.get("key"): t for t in previous.get("trays", []) if isinstance(t, dict)}
+    prev_by_key = {t.get("key"): t for t in previous.get("trays", [])}
     records, todo = [], []
     for job in session.trays:
         rec = _record_base(job)
@@ -576,23 +681,37 @@ def run_batch(session: Session | str | os.PathLike, out: str | os.PathLike, conf
         "interval_m": config.interval_m, "trays": records, "summary": {},
     }
     state = _RunState(out, doc)
-    state.save()
+    try:
+        state.save()
+    except HsiminError:
+        if client is not None:
+            client.close()
+        raise
     emit({"kind": "start", "total": len(session), "todo": len(todo), "skipped": len(session) - len(todo)})
     for rec in records:
         if rec["status"] == "skipped":
             emit({"kind": "tray", "record": rec})
-
-    def on_result(job: TrayJob, res: dict) -> None:
-        res = _clean_floats(dict(res))
-        res.pop("traceback", None)
-        if res.get("status") == "done":
-            res["finished"] = _now()
-        rec = {k: v for k, v in res.items() if k not in ("hole_id", "tray_id", "source")}
-        state.update(job.key, rec)
-        state.save()
-        emit({"kind": "tray", "record": state.doc["trays"][state.index[job.key]]})
+    save_errors: list[HsiminError] = []
 
     with _Stop(lambda text: emit({"kind": "message", "text": text}), interrupt_main=inline) as stop:
+        def on_result(job: TrayJob, res: dict) -> None:
+            res = _clean_floats(dict(res))
+            res.pop("traceback", None)
+            disk_full = bool(res.pop("disk_full", False))
+            if res.get("status") == "done":
+                res["finished"] = _now()
+            rec = {k: v for k, v in res.items() if k not in ("hole_id", "tray_id", "source")}
+            state.update(job.key, rec)
+            err = state.try_save()
+            if err is not None:
+                save_errors.append(err)
+            emit({"kind": "tray", "record": state.doc["trays"][state.index[job.key]]})
+            if disk_full or isinstance(err, DiskFullError):
+                stop.fail(DiskFullError(
+                    f"the disk is full: tray {printable(job.hole_id)}/{printable(job.tray_id)} could not be written "
+                    f"({res.get('error') or err}); the session stopped, no further tray was started; free some "
+                    "space and run the same command again to resume", path=out))
+
         if todo:
             if inline:
                 abandoned = _run_inline(todo, config, str(out), on_result, stop)
@@ -604,29 +723,40 @@ def run_batch(session: Session | str | os.PathLike, out: str | os.PathLike, conf
             abandoned = []
             if client is not None:
                 client.close()
-        interrupted = stop.requested.is_set()
+        interrupted = stop.requested.is_set() and stop.fatal is None
+        fatal = stop.fatal
     for job in abandoned:
         remove_partial(job, out)
         state.update(job.key, {"status": "interrupted", "error": "abandoned at Ctrl-C; the next run redoes it"})
     for t in state.doc["trays"]:
-        if t["status"] == "pending" and interrupted:
-            t["error"] = "not started: the run was interrupted; the next run does it"
+        if t["status"] == "pending" and (interrupted or fatal is not None):
+            t["error"] = ("not started: the disk filled up; the next run does it" if fatal is not None else
+                          "not started: the run was interrupted; the next run does it")
 
     report, products_error = None, None
-    if products and not interrupted:
+    if products and not interrupted and fatal is None:
         from .products import write_session_products
         try:
             report = write_session_products(out, session, state.doc, interval_m=config.interval_m)
+        except DiskFullError as exc:
+            fatal = exc
         except (HsiminError, OSError, ValueError) as exc:
             products_error = " ".join(str(exc).split())
-    state.doc["status"] = "interrupted" if interrupted else "complete"
+    state.doc["status"] = "stopped" if fatal is not None else "interrupted" if interrupted else "complete"
     state.doc["finished"] = _now()
     state.doc["seconds"] = round(time.perf_counter() - t_start, 3)
     if products_error:
         state.doc["products_error"] = products_error
     if report is not None:
         state.doc["report"] = str(report)
-    state.save()
+    if fatal is not None:
+        state.doc["error"] = str(fatal)
+        state.try_save()           # as far as the disk allows; the last run.json that fitted stays intact
+        emit({"kind": "end"})
+        raise fatal
+    err = state.try_save()
     emit({"kind": "end"})
+    if err is not None or save_errors:
+        raise err or save_errors[-1]
     return BatchResult(out=out, run_file=out / RUN_FILE, report=report, trays=list(state.doc["trays"]),
                        status=state.doc["status"], seconds=state.doc["seconds"], products_error=products_error)

@@ -67,7 +67,8 @@ _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 1
 def safe_name(name, what: str = "id") -> str:
     """A hole or tray id as one safe file-name component.
 
-    Path separators (``/``, ``\\``), control characters (``\\n``, NUL, ...) and the characters Windows forbids
+    Path separators (``/``, ``\\``), control characters (``\\n``, NUL, ...), format characters (bidi overrides,
+    zero-width joiners) and the characters Windows forbids
     (``: * ? " < > |``) become ``_``; leading dots become ``_`` (so ``..`` and hidden names cannot occur);
     surrounding whitespace is dropped; Windows device names (``CON``, ``NUL``...) get a leading ``_``; a name
     longer than 120 characters is cut and given a short hash of the original, so distinct ids stay distinct.
@@ -77,6 +78,8 @@ def safe_name(name, what: str = "id") -> str:
     if not text:
         raise ConfigError(f"empty {what}: every tray needs a hole id and a tray id")
     safe = _UNSAFE.sub("_", text)
+    # format characters too (U+202E right-to-left override, zero-width joiners): a file name must read as it is
+    safe = "".join("_" if unicodedata.category(c) in ("Cf", "Zl", "Zp") else c for c in safe)
     stripped = safe.lstrip(".")
     safe = "_" * (len(safe) - len(stripped)) + stripped
     safe = safe.rstrip(" .") or "_"
@@ -249,13 +252,10 @@ def read_manifest(path: str | os.PathLike) -> Session:
     is not a number or a range that ends above its start. A ``path`` that does not exist is not an error here:
     that tray fails when processed and the rest of the session goes on.
     """
+    from ..io.files import read_text_file
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError("the manifest is not UTF-8 text; save it as a UTF-8 CSV", path=p) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the manifest ({exc.strerror or exc})", path=p) from None
+    # a regular file of bounded size: a session given as /dev/zero or a FIFO must not read forever or hang
+    text = read_text_file(p, what="the manifest", error=ConfigError, encoding="utf-8-sig")
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise ConfigError("the manifest is empty; want a header row hole_id,tray_id,depth_from_m,depth_to_m,path "
@@ -443,9 +443,15 @@ def scan_folder(folder: str | os.PathLike, *, exclude: Iterable[str | os.PathLik
 
 def input_files(path: str | os.PathLike) -> list[Path]:
     """The files a tray is read from: an ENVI header and its data file(s) (every sibling ``STEM.*``), an HDF5
-    file, a TSG package's ``.tsg`` and ``.bip``, or every file of a Specim capture folder. Missing paths give an
-    empty list."""
-    p = Path(path)
+    file, a TSG package's ``.tsg`` and ``.bip``, or every file of a Specim capture folder. Missing or unusable paths (permission denied, a name too long,
+    a NUL byte) give an empty list: such a tray fails alone when processed, with the reader's error."""
+    try:
+        return _input_files(Path(path))
+    except (OSError, ValueError):
+        return []
+
+
+def _input_files(p: Path) -> list[Path]:
     if p.is_dir():
         cap = p / "capture" if (p / "capture").is_dir() else p
         return sorted(f for f in cap.iterdir() if f.is_file() and not f.name.startswith("."))

@@ -37,8 +37,12 @@ Outputs, in ``OUT/<hole>/``: ``<tray>.hdr``/``.img`` (ENVI Classification), ``<t
 last, ``<tray>.h5``: the map (``/maps/mineral``), ``/features/*``, ``/depth/depth_m`` and ``/depth/core``,
 ``/mask/codes`` (background code of every pixel, legend in the group's attributes),
 ``/quicklook/rgb`` (thumbnail) and ``/tray`` (job, input fingerprint, config hash, sticks and QA figures in its
-attributes). Each file is written atomically; the HDF5 file is the tray's completion mark (a re-run skips a
-tray whose HDF5 file records the same input fingerprint and config hash and whose other files exist).
+attributes). The files are committed as one unit (:func:`hsimin.io.output_group`: all written to temporary files
+first, then renamed, the HDF5 file last); the HDF5 file is the tray's completion mark (a re-run skips a tray whose
+HDF5 file records the same input fingerprint and config hash and whose other files exist). A tray that fails has
+its files removed (old ones from an earlier run too: they no longer describe a finished tray), and its result says
+``disk_full`` when it failed for lack of space, so the runner stops the session instead of trying the next tray
+on the same full disk.
 """
 from __future__ import annotations
 
@@ -62,13 +66,14 @@ import numpy as np
 from .. import __version__
 from ..classical.artefacts import NOT_CORE_CLASSES, has_artefact_classes
 from ..classical.artefacts import ArtefactScreen as _ArtefactScreen
-from ..core.errors import ConfigError, HsiminError, InputError
+from ..core.errors import ConfigError, DiskFullError, HsiminError, InputError
+from ..core.text import printable
 from ..core.types import Cube, MineralMap, ScanMeta
 from .session import TrayJob, input_fingerprint, output_dir_for
 
 __all__ = ["BatchConfig", "NOT_CORE_CLASSES", "QA_THRESHOLDS", "config_hash", "expected_outputs",
-           "outputs_complete", "process_tray", "read_tray_record", "recipe_from_file", "remove_partial",
-           "stage_threads", "thread_limits"]
+           "outputs_complete", "process_tray", "read_tray_record", "recipe_from_file", "remove_outputs",
+           "remove_partial", "stage_threads", "thread_limits"]
 
 QA_THRESHOLDS = {
     "saturated_fraction": 0.005,   # > 0.5 % of pixels saturated: 'saturated'
@@ -154,6 +159,8 @@ class BatchConfig:
             v = float(getattr(self, name))
             if not (math.isfinite(v) and v >= 0):
                 raise ConfigError(f"{name} must be a number >= 0, got {v}")
+        if not float(self.min_depth) < 1:
+            raise ConfigError(f"min_depth is a depth below the continuum, below 1; got {self.min_depth}")
         if not self.saturation > 0:
             raise ConfigError(f"saturation must be > 0, got {self.saturation}")
         from ..classical.features import parse_windows
@@ -179,12 +186,10 @@ class BatchConfig:
 def recipe_from_file(path) -> dict:
     """A preprocessing recipe file (``.toml``, or ``.json`` as written by ``Recipe.to_json``) as a recipe dict
     for :attr:`BatchConfig.recipe`. Raises :class:`ConfigError` naming the file when it cannot be used."""
+    from ..io.files import read_text_file
     from ..preprocess import Recipe
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the recipe ({exc.strerror or exc})", path=p) from None
+    text = read_text_file(p, what="the recipe", max_bytes=2**20, error=ConfigError)   # no FIFO, no /dev/zero
     try:
         if p.suffix.lower() == ".json":
             recipe = Recipe.from_dict(json.loads(text))
@@ -238,17 +243,33 @@ def outputs_complete(job: TrayJob, out, fingerprint: list, chash: str) -> dict |
 
 def remove_partial(job: TrayJob, out) -> int:
     """Remove temporary files (``.NAME.*.part``) an abandoned write left for this tray; returns how many."""
+    from ..io.atomic import is_temp_of
     n = 0
     paths = expected_outputs(job, out)
     d = paths["h5"].parent
-    if not d.is_dir():
+    try:
+        entries = list(d.iterdir()) if d.is_dir() else []
+    except OSError:
         return 0
-    names = {p.name for p in paths.values()}
-    for f in d.iterdir():
-        if f.name.startswith(".") and f.name.endswith(".part") and any(f.name.startswith(f".{n_}.") for n_ in names):
+    for f in entries:
+        if any(is_temp_of(f.name, p) for p in paths.values()):
             with contextlib.suppress(OSError):
                 f.unlink()
                 n += 1
+    return n
+
+
+def remove_outputs(job: TrayJob, out) -> int:
+    """Remove everything of a tray that failed: its temporary files and its outputs, the HDF5 completion mark first
+    (files of an earlier run no longer describe a finished tray). Returns how many files were removed."""
+    n = remove_partial(job, out)
+    paths = expected_outputs(job, out)
+    for key in ("h5", "envi", "envi_data", "png"):
+        with contextlib.suppress(OSError):
+            paths[key].unlink()
+            n += 1
+    with contextlib.suppress(OSError):
+        paths["h5"].parent.rmdir()       # the hole's folder, when this tray was all it held
     return n
 
 
@@ -365,7 +386,8 @@ class _ModelClassifier:
 
     # predict_cube's provenance holds timings and per-call counts: left out, so outputs are byte-identical
     # between runs; the tray's own counts go into the batch provenance instead.
-    VOLATILE = ("seconds", "pixels_per_second", "pixels_classified", "pixels_unknown", "lines_per_block")
+    VOLATILE = ("seconds", "pixels_per_second", "pixels_classified", "pixels_unknown", "pixels_nonfinite",
+                "lines_per_block")
 
     def __init__(self, config: BatchConfig, cube: Cube):
         from ..models import load_model
@@ -767,15 +789,22 @@ def process_tray(job: TrayJob, config: BatchConfig, out: str) -> dict:
         raise
     except BaseException as exc:  # noqa: BLE001 - one bad tray is recorded, the session goes on
         result["error"] = _one_line(exc)
+        if _is_disk_full(exc):
+            result["disk_full"] = True
         if not isinstance(exc, (HsiminError, OSError, MemoryError)):
             result["traceback"] = traceback.format_exc(limit=8)
         with contextlib.suppress(Exception):
-            remove_partial(job, out)
+            remove_outputs(job, out)
     result["seconds"] = round(time.perf_counter() - t0, 3)
     result["stages"] = {k: round(v, 3) for k, v in timer.items()}
     result["peak_rss_mb"] = _peak_rss_mb()
     result["worker_pid"] = os.getpid()
     return result
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    from ..io.atomic import DISK_FULL_ERRNOS
+    return isinstance(exc, DiskFullError) or (isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS)
 
 
 def _peak_rss_mb() -> float | None:
@@ -803,8 +832,14 @@ def _process(job: TrayJob, config: BatchConfig, out: str, fingerprint: list, cha
     from ..io.quicklook import save_map_png
     from .depth import register_depth
 
-    if not fingerprint and not Path(job.path).exists():
-        raise InputError(f"{job.path}: no such file or folder")
+    if not fingerprint:
+        try:
+            found = Path(job.path).exists()
+            why = "no such file or folder"
+        except (OSError, ValueError) as exc:   # a name too long, a NUL byte, a folder we may not enter
+            found, why = False, getattr(exc, "strerror", None) or str(exc)
+        if not found:
+            raise InputError(f"{job.path}: {why}")
     t = time.perf_counter()
     cube = open_cube(job.path)
     timer["setup"] += time.perf_counter() - t
@@ -884,25 +919,33 @@ def _process(job: TrayJob, config: BatchConfig, out: str, fingerprint: list, cha
                   "sticks": [s.to_dict() for s in sticks], "qa": qa, "thumb_step": step,
                   "classes": list(classes), "not_core_classes": sorted(NOT_CORE_CLASSES)}
     from ..classical.streaming import features_provenance
+    from ..io.atomic import output_error, output_group
     paths = expected_outputs(job, out)
-    paths["h5"].parent.mkdir(parents=True, exist_ok=True)
-    write_envi_classification(mm, paths["envi"], overwrite=True)
-    title = f"{job.hole_id} {job.tray_id}" + (f"  {d0:.2f}-{d1:.2f} m" if d0 is not None and d1 is not None else "")
-    save_map_png(mm, paths["png"], overwrite=True, title=title)
-    write_hdf5(paths["h5"], maps={DEFAULT_MAP_NAME: mm},
-               arrays={FEATURES_GROUP: feats,
-                       DEPTH_GROUP: {"depth_m": depth.astype(np.float32), "core": core.astype(np.uint8)},
-                       MASK_GROUP: {"codes": codes},
-                       QUICKLOOK_GROUP: {"rgb": rgb},
-                       TRAY_GROUP: {"sticks": stick_rows, "class_pixels": class_pixels.astype(np.int64)}},
-               arrays_attrs={FEATURES_GROUP: features_provenance(r.windows, config.min_depth),
-                             DEPTH_GROUP: {"units": "m", "gaps": config.gaps, "order": config.order},
-                             MASK_GROUP: {"legend": MASK_LEGEND},
-                             QUICKLOOK_GROUP: {"step": step, "rgb_nm": [float(v) for v in r.rgb_wl]},
-                             TRAY_GROUP: tray_attrs},
-               overwrite=True)
+    try:
+        paths["h5"].parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(exc, paths["h5"].parent, "cannot create the hole's output folder") from None
+    # ids are anyone's text: escaped, so a bidi override or a NUL shows as what it is (and no font lacks it)
+    title = printable(f"{job.hole_id} {job.tray_id}") + \
+        (f"  {d0:.2f}-{d1:.2f} m" if d0 is not None and d1 is not None else "")
+    with output_group():   # all of the tray's files, or none; the HDF5 completion mark lands last
+        write_envi_classification(mm, paths["envi"], overwrite=True)
+        save_map_png(mm, paths["png"], overwrite=True, title=title)
+        write_hdf5(paths["h5"], maps={DEFAULT_MAP_NAME: mm},
+                   arrays={FEATURES_GROUP: feats,
+                           DEPTH_GROUP: {"depth_m": depth.astype(np.float32), "core": core.astype(np.uint8)},
+                           MASK_GROUP: {"codes": codes},
+                           QUICKLOOK_GROUP: {"rgb": rgb},
+                           TRAY_GROUP: {"sticks": stick_rows, "class_pixels": class_pixels.astype(np.int64)}},
+                   arrays_attrs={FEATURES_GROUP: features_provenance(r.windows, config.min_depth),
+                                 DEPTH_GROUP: {"units": "m", "gaps": config.gaps, "order": config.order},
+                                 MASK_GROUP: {"legend": MASK_LEGEND},
+                                 QUICKLOOK_GROUP: {"step": step, "rgb_nm": [float(v) for v in r.rgb_wl]},
+                                 TRAY_GROUP: tray_attrs},
+                   overwrite=True)
     timer["write"] += time.perf_counter() - t
     return {"outputs": {k: str(v) for k, v in paths.items()}, "shape": [H, W], "qa": qa,
             "class_pixels": {classes[i]: int(c) for i, c in enumerate(class_pixels) if c},
             "sticks": len(sticks), "depth_from_m": d0, "depth_to_m": d1,
             "produced_by": mm.produced_by}
+

@@ -44,8 +44,8 @@ from ..core.units import check_wavelengths
 from .._numba import jit, parallel_rows
 from ..preprocess.continuum import _hull_row
 
-__all__ = ["FeatureWindow", "DEFAULT_WINDOWS", "FEATURE_QUANTITIES", "extract_features", "feature_names",
-           "parse_windows", "windows_to_spec"]
+__all__ = ["FeatureWindow", "DEFAULT_WINDOWS", "FEATURE_QUANTITIES", "check_windows_cover", "extract_features",
+           "feature_names", "parse_windows", "windows_to_spec"]
 
 FEATURE_QUANTITIES = ("wavelength_nm", "depth", "width_nm", "asymmetry")
 """Suffixes of the scalars computed for each window, in output order."""
@@ -129,6 +129,21 @@ def parse_windows(spec: str) -> tuple[FeatureWindow, ...]:
     if len(set(names)) != len(names):
         raise InputError(f"feature window names repeat: {names}")
     return tuple(out)
+
+
+def check_windows_cover(windows: Sequence[FeatureWindow], wavelengths, *, min_bands: int = 1,
+                        where: str | None = None) -> None:
+    """Refuse (:class:`InputError`, naming ``where``) windows that lie outside the bands: fewer than ``min_bands``
+    (default 1) of ``wavelengths`` (nm) inside a window's search range. Such a window would give NaN for every pixel
+    without a word (asking for ``f2200`` of a VNIR cube is a mistake worth saying). A window the bands cover too
+    sparsely to fit is left to the fit, which gives NaN where it cannot measure."""
+    wl = np.asarray(wavelengths, dtype=np.float64)
+    for w in windows:
+        n = int(np.count_nonzero((wl >= w.lo_nm) & (wl <= w.hi_nm)))
+        if n < min_bands:
+            have = f"{wl.min():g}-{wl.max():g} nm" if wl.size else "no bands"
+            raise InputError(f"feature window {w.name} ({w.lo_nm:g}-{w.hi_nm:g} nm) holds {n} of the cube's bands "
+                             f"({have}); give windows inside the cube's range", path=where)
 
 
 def windows_to_spec(windows: Sequence[FeatureWindow]) -> str:

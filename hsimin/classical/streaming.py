@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..core.blocks import iter_blocks
+from ..core.blocks import check_output_memory, iter_blocks
 from ..core.errors import InputError, LibraryError, WavelengthError
 from ..core.types import Cube, SpectralLibrary
 from ..preprocess import resample_library
@@ -69,6 +69,9 @@ def map_cube(cube: Cube, fn: Callable[[np.ndarray], Mapping[str, np.ndarray]],
     H, W, B = cube.shape
     sel = np.arange(B) if bands is None else np.asarray(bands, dtype=np.int64)
     contiguous = sel.size and np.all(np.diff(sel) == 1)
+    per_pixel = 1 + sum(np.dtype(dt).itemsize * int(np.prod(shape, dtype=np.int64))
+                        for shape, dt, _ in outputs.values())
+    check_output_memory(cube, H * W * per_pixel)   # a huge cube streams, but its maps must fit in memory
     res = {name: np.full((H, W) + tuple(shape), fill, dtype=dtype) for name, (shape, dtype, fill) in outputs.items()}
     valid_map = np.zeros((H, W), bool)
     for block in iter_blocks(cube, lines, max_bytes=max_bytes):
@@ -103,6 +106,8 @@ def map_features(cube: Cube, windows: Sequence[FeatureWindow] | str = DEFAULT_WI
     ``"{window}_{quantity}" -> (H, W) float32``.
     """
     windows = _as_windows(windows)
+    if not (np.isfinite(min_depth) and 0.0 <= float(min_depth) < 1.0):
+        raise InputError(f"min_depth is a depth below the continuum, 0 <= depth < 1; got {min_depth!r}")
     idx = select_bands(cube, None)
     wl = cube.wavelengths[idx]
     names = [f"{w.name}_{q}" for w in windows for q in ("wavelength_nm", "depth", "width_nm", "asymmetry")]

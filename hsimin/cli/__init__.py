@@ -3,18 +3,26 @@
 Each verb lives in a module of this package that defines ``register(subparsers)``; the module adds its
 sub-parser and sets ``func`` to a handler ``handler(args) -> int``. Errors are reported on one line,
 ``hsimin: error: <path>: <what is wrong>``, exit code 2 for bad input or usage, 1 for other failures;
-``--debug`` shows the traceback instead.
+``--debug`` shows the traceback instead. Control characters and bidi overrides in the line (an id from a
+manifest, a class name from a checkpoint) are shown escaped (:func:`hsimin.core.text.printable`).
+
+SIGTERM and SIGHUP end a verb the way Ctrl-C does: an exception unwinds the stack, so every atomic writer removes
+its temporary files (a plain SIGTERM would leave hidden ``.part`` files behind). The exit code is 128 + the signal.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 
 from ..core.errors import HsiminError
+from ..core.text import printable
 
 # Verb modules, in --help order. Each registers one or more verbs.
 COMMAND_MODULES = [
@@ -60,8 +68,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread so that cleanup runs as for Ctrl-C (``signum``: which)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = int(signum)
+
+
+def _terminate(signum, frame):
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _termination_as_interrupt():
+    """While a verb runs, SIGTERM and SIGHUP raise :class:`Terminated` (verbs that handle them themselves, like
+    ``batch``, install their own handlers inside)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            old[sig] = signal.signal(sig, _terminate)
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    return printable(" ".join(str(text).split()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return EXIT_USAGE if args.command is None and argv else EXIT_OK
-        return int(args.func(args) or 0)
+        with _termination_as_interrupt():
+            return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"hsimin: error: {_one_line(exc)} (see hsimin --help)", file=sys.stderr)
         return EXIT_USAGE
@@ -86,13 +126,23 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"hsimin: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated as exc:
+        name = signal.Signals(exc.signum).name if exc.signum in signal.Signals._value2member_map_ else exc.signum
+        print(f"hsimin: terminated ({name})", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("hsimin: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        if debug:
+            traceback.print_exc()
+        print("hsimin: error: out of memory; give the job a smaller block size or fewer workers, or run it on a "
+              "machine with more memory", file=sys.stderr)
+        return EXIT_FAILURE
     except OSError as exc:
         if debug:
             traceback.print_exc()
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{_one_line(exc.filename)}: " if exc.filename else ""
         print(f"hsimin: error: {where}{_one_line(exc.strerror or exc)}", file=sys.stderr)
         return EXIT_USAGE if exc.filename else EXIT_FAILURE
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback, unless --debug

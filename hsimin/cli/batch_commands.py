@@ -114,10 +114,12 @@ class _Progress:
                 self.bar.update(1)
                 self.bar.set_postfix({k: v for k, v in sorted(self.counts.items())}, refresh=False)
         elif kind == "message":
+            from ..core.text import printable
+            text = printable(f"hsimin: {event['text']}")
             if self.bar is not None:
-                self.bar.write(f"hsimin: {event['text']}", file=sys.stderr)
+                self.bar.write(text, file=sys.stderr)
             else:
-                print(f"hsimin: {event['text']}", file=sys.stderr, flush=True)
+                print(text, file=sys.stderr, flush=True)
         elif kind == "end" and self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -143,8 +145,10 @@ def run_batch_command(args) -> int:
                            progress=progress, max_attempts=args.max_attempts)
     finally:
         progress.close()
-    for t in result.failed:
-        print(f"hsimin: tray {t.get('hole_id')}/{t.get('tray_id')} failed: {t.get('error')}", file=sys.stderr)
+    from ..core.text import printable
+    for t in result.failed:    # ids and errors are escaped: a NUL or a bidi override in a manifest shows as such
+        print(printable(f"hsimin: tray {t.get('hole_id')}/{t.get('tray_id')} failed: {t.get('error')}"),
+              file=sys.stderr)
     if result.products_error:
         print(f"hsimin: session products failed: {result.products_error}", file=sys.stderr)
     counts = ", ".join(f"{result.count(s)} {s}" for s in ("done", "skipped", "failed", "interrupted", "pending")

@@ -26,14 +26,21 @@ EXIT_OK = 0
 HELP = "classify a cube into a mineral map with a deep model (default: the shipped SWIR model)"
 
 
-def _probability(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        v = float("nan")
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"--threshold wants a probability between 0 and 1, got {text!r}")
-    return v
+def _fraction(option: str, what: str):
+    """An argparse type for ``option``: a number in [0, 1] (NaN refused), named in its error."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            v = float("nan")
+        if not 0.0 <= v <= 1.0:
+            raise argparse.ArgumentTypeError(f"{option} wants {what} between 0 and 1, got {text!r}")
+        return v
+    parse.__name__ = option.lstrip("-").replace("-", "_")
+    return parse
+
+
+_probability = _fraction("--threshold", "a probability")
 
 
 def _positive(text: str) -> int:
@@ -69,7 +76,7 @@ def register(subparsers) -> None:
     p.add_argument("--mask-background", action="store_true",
                    help="leave dark, flat and saturated pixels (tray, background) unclassified "
                         "(hsimin.preprocess.mask_cube)")
-    p.add_argument("--min-albedo", type=_probability, default=None, metavar="R",
+    p.add_argument("--min-albedo", type=_fraction("--min-albedo", "a mean reflectance"), default=None, metavar="R",
                    help="with --mask-background: mean reflectance below R is background (default 0.03; black "
                         "plastic trays need about 0.15)")
     p.add_argument("--no-artefact-screen", dest="artefact_screen", action="store_false",
@@ -125,16 +132,17 @@ class _Bar:
 
 
 def cmd_classify(args) -> int:
-    from ..io import check_output_path, open_cube, save_map
+    from ..io import check_not_input, check_output_path, open_cube, output_group, save_map, source_files
     from ..models import load_model
     from ..predict import predict_cube
 
     paths = output_paths(args.output, envi=not args.no_envi, png=not args.no_png)
-    for p in paths.values():
+    files = list(paths.values()) + ([paths["envi"].with_suffix(".img")] if "envi" in paths else [])
+    model_path = _model_path(args.model)
+    check_not_input(files, source_files(args.input) + [model_path])
+    for p in files:
         check_output_path(p, args.overwrite)
-    if "envi" in paths:
-        check_output_path(paths["envi"].with_suffix(".img"), args.overwrite)
-    loaded = load_model(_model_path(args.model))
+    loaded = load_model(model_path)
     cube = open_cube(args.input)
     if args.min_albedo is not None and not args.mask_background:
         raise InputError("--min-albedo applies with --mask-background; add it")
@@ -171,8 +179,13 @@ def cmd_classify(args) -> int:
             "library": "usgs_artefacts", "pixels_screened_out": screened}})
     written = []
     order = [f for f in ("png", "envi", "hdf5") if f in paths]       # the main map last: it marks completion
-    for fmt in order:
-        written.append(save_map(mm, paths[fmt], overwrite=args.overwrite))
+    with output_group():   # all files or none: a failure (a full disk) or a kill leaves no partial set
+        for fmt in order:
+            written.append(save_map(mm, paths[fmt], overwrite=args.overwrite))
+    nonfinite = mm.provenance.get("pixels_nonfinite", 0)
+    if nonfinite:
+        print(f"hsimin classify: warning: the model gave non-finite outputs for {nonfinite} pixels; they are left "
+              "unclassified (is the checkpoint damaged?)", file=sys.stderr)
     n = mm.labels.size
     done = int((mm.labels >= 0).sum())
     unknown = mm.provenance.get("pixels_unknown", 0)

@@ -23,6 +23,28 @@ def _pixel(text: str) -> tuple[int, int]:
     return r, c
 
 
+def _positive(option: str):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            v = 0
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"{option} wants a positive integer, got {text!r}")
+        return v
+    return parse
+
+
+def _positive_nm(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"--window-nm wants a positive width in nm, got {text!r}")
+    return v
+
+
 def register(subparsers) -> None:
     """Add the ``explain`` verb to the ``hsimin`` parser."""
     p = subparsers.add_parser(
@@ -47,8 +69,8 @@ def register(subparsers) -> None:
                    help="attribute the class logit or its softmax probability")
     p.add_argument("--baseline", choices=("hull", "zeros"), default="hull",
                    help="ig/occlusion baseline: the spectrum's continuum (features removed) or zeros")
-    p.add_argument("--window-nm", type=float, default=40.0, help="occlusion window width (nm)")
-    p.add_argument("--steps", type=int, default=64, help="integrated-gradients steps")
+    p.add_argument("--window-nm", type=_positive_nm, default=40.0, help="occlusion window width (nm)")
+    p.add_argument("--steps", type=_positive("--steps"), default=64, help="integrated-gradients steps")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("-o", "--output", required=True, metavar="OUT.png",
                    help="output figure; OUT.json is written next to it")
@@ -58,13 +80,18 @@ def register(subparsers) -> None:
 
 def cmd_explain(args) -> int:
     from ..core.errors import OutputError
-    from ..io import check_output_path, open_cube
+    from ..io import check_not_input, check_output_path, open_cube, output_group, source_files
     from ..io.raster import save_figure, write_json
 
     out_png = Path(args.output)
     if out_png.suffix.lower() != ".png":
         raise OutputError("the output figure must be a .png (OUT.json is written next to it)", path=out_png)
     out_json = out_png.with_suffix(".json")
+    model_path = args.model
+    if str(model_path).strip().lower() == "default":
+        from ..models import default_model_path
+        model_path = default_model_path()
+    check_not_input([out_png, out_json], source_files(args.input) + [Path(model_path)])
     for p in (out_png, out_json):
         check_output_path(p, overwrite=args.overwrite)
     from ..explain import explain_pixel
@@ -79,10 +106,6 @@ def cmd_explain(args) -> int:
             raise InputError(f"--spectrum {args.spectrum}: the input holds {H * W} spectra (0-{H * W - 1})",
                              path=args.input)
         args.pixel = divmod(args.spectrum, W)
-    model_path = args.model
-    if str(model_path).strip().lower() == "default":
-        from ..models import default_model_path
-        model_path = default_model_path()
     model = load_model(model_path, map_location="cpu")
     row, col = args.pixel
     attribution = explain_pixel(model, cube, row, col, target=args.target, method=args.method,
@@ -91,8 +114,9 @@ def cmd_explain(args) -> int:
     fig = plot_attribution(attribution, raw_spectrum=cube.data[row, col], raw_wavelengths=cube.wavelengths)
     record = {"input": str(args.input), "model": str(args.model), "model_hash": model.model_hash,
               "pixel": [row, col], **attribution.to_dict()}
-    write_json(record, out_json, overwrite=args.overwrite)
-    save_figure(fig, out_png, overwrite=args.overwrite)
+    with output_group():      # both files or neither
+        write_json(record, out_json, overwrite=args.overwrite)
+        save_figure(fig, out_png, overwrite=args.overwrite)
     print(f"{attribution.method} attribution of pixel ({row}, {col}) for {attribution.target_name or attribution.target}"
           f" (predicted {attribution.predicted_name or attribution.predicted}): {out_png}, {out_json}")
     return 0

@@ -216,9 +216,15 @@ def cmd_info(args) -> int:
 
 # --------------------------------------------------------------------------------------------- writers
 
-def _check_output(out, overwrite: bool, allowed=("hdf5", "envi", "png")) -> tuple[Path, str]:
-    from ..io import check_output_path, output_format
+def _check_output(out, overwrite: bool, allowed=("hdf5", "envi", "png"), source=None) -> tuple[Path, str]:
+    """The output path and format, checked before any data are read: writable, not existing (unless
+    ``overwrite``), and none of its files (an ENVI output's data file too) one of ``source``'s files."""
+    from ..io import check_not_input, check_output_path, output_format, source_files
     fmt = output_format(out, allowed)
+    p = Path(out)
+    files = [p] + ([p.with_suffix(".img"), p.with_name(p.stem + "_mask.img")] if fmt == "envi" else [])
+    if source is not None:
+        check_not_input(files, source_files(source))
     return check_output_path(out, overwrite), fmt
 
 
@@ -229,7 +235,7 @@ def cmd_convert(args) -> int:
     target = args.output or args.output_opt
     if not target:
         raise InputError("convert needs an output: hsimin convert IN OUT")
-    out, fmt = _check_output(target, args.overwrite)
+    out, fmt = _check_output(target, args.overwrite, source=args.input)
     options = {}
     if args.interleave:
         if fmt != "envi":
@@ -244,7 +250,7 @@ def cmd_convert(args) -> int:
 def cmd_calibrate(args) -> int:
     from ..io import save_cube
     from ..io.specim import calibrate_specim
-    out, _ = _check_output(args.output, args.overwrite)
+    out, _ = _check_output(args.output, args.overwrite, source=args.scan)
     cube = calibrate_specim(args.scan)
     written = save_cube(cube, out, overwrite=args.overwrite)
     a = cube.meta.attrs
@@ -256,7 +262,7 @@ def cmd_calibrate(args) -> int:
 
 def cmd_quicklook(args) -> int:
     from ..io import open_cube, save_cube
-    out, _ = _check_output(args.output, args.overwrite, ("png",))
+    out, _ = _check_output(args.output, args.overwrite, ("png",), source=args.input)
     cube = open_cube(args.input)
     options = {} if args.rgb is None else {"rgb_nm": args.rgb}
     written = save_cube(cube, out, overwrite=args.overwrite, **options)

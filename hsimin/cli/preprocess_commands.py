@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+from pathlib import Path
 
 FEATURES_HELP = "absorption-feature scalars (minimum wavelength, depth, width, asymmetry) of every pixel"
 IDENTIFY_HELP = "identify the mineral of every pixel against a spectral library"
@@ -17,6 +18,17 @@ WINDOWS_HELP = (
     "feature windows, comma-separated NAME:LO-HI or NAME:LO-HI:HULL_LO-HULL_HI in nm (the search window, then "
     "the range of the local continuum hull; default hull: the window +-60 nm); 'default' (the default) stands "
     "for the windows listed above")
+
+
+def _depth(text: str) -> float:
+    """``--min-depth``: a depth below the continuum, 0 <= D < 1."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not 0.0 <= v < 1.0:
+        raise argparse.ArgumentTypeError(f"--min-depth wants a depth below the continuum, 0 <= D < 1, got {text!r}")
+    return v
 
 
 def register(subparsers) -> None:
@@ -37,7 +49,7 @@ def register(subparsers) -> None:
     p.add_argument("input", metavar="IN", help="a cube: ENVI header (.hdr), HDF5 file or Specim scan folder")
     p.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="the HDF5 file to write")
     p.add_argument("--windows", default="default", metavar="SPEC", help=WINDOWS_HELP)
-    p.add_argument("--min-depth", type=float, default=0.02, metavar="D",
+    p.add_argument("--min-depth", type=_depth, default=0.02, metavar="D",
                    help="smallest depth (1 - CR) counted as a feature (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT.h5 if it exists")
     p.set_defaults(func=run_features)
@@ -103,14 +115,17 @@ def _parse_range(text: str) -> tuple[float, float]:
 def run_features(args) -> int:
     import numpy as np
 
-    from ..classical.features import parse_windows
+    from ..classical.features import check_windows_cover, parse_windows
     from ..classical.mapping import features_provenance, map_features
-    from ..io import check_output_path, open_cube
+    from ..io import check_not_input, check_output_path, open_cube, source_files
     from ..io.hdf5 import write_arrays_hdf5
 
     windows = parse_windows(args.windows)
+    check_not_input([args.output], source_files(args.input))
     check_output_path(args.output, overwrite=args.overwrite)
     cube = open_cube(args.input)
+    good = cube.wavelengths if cube.bad_bands is None else cube.wavelengths[~cube.bad_bands]
+    check_windows_cover(windows, good, where=args.input)
     cb, bar = _progress("features")
     try:
         maps = map_features(cube, windows, min_depth=args.min_depth, progress=cb)
@@ -132,13 +147,15 @@ def run_identify(args) -> int:
     from ..classical.mapping import identify_cube, select_bands
     from ..core.errors import InputError, LibraryError
     from ..core.vocabulary import is_known
-    from ..io import check_output_path, open_cube, output_format, save_map
+    from ..io import check_not_input, check_output_path, open_cube, output_format, save_map, source_files
     from ..io.libraries import load_library
 
     if args.top_k < 1:
         raise InputError(f"--top-k must be >= 1, got {args.top_k}")
     fit_range = _parse_range(args.fit_range)
-    output_format(args.output)
+    fmt = output_format(args.output)
+    out = Path(args.output)
+    check_not_input([out] + ([out.with_suffix(".img")] if fmt == "envi" else []), source_files(args.input))
     check_output_path(args.output, overwrite=args.overwrite)
     cube = open_cube(args.input)
     idx = select_bands(cube, fit_range)

@@ -37,9 +37,11 @@ def _common(p: argparse.ArgumentParser, window_default: int) -> None:
     p.add_argument("--window", type=int, default=window_default, metavar="K", help="window side in cells")
     p.add_argument("--models", type=_names, default=MODELS, metavar="LIST",
                    help="comma-separated models to compare: " + ", ".join(MODELS))
-    p.add_argument("--folds", type=int, default=5, help="spatially blocked CV folds")
+    p.add_argument("--folds", type=int, default=None,
+                   help="spatially blocked CV folds (default: 5, or fewer when the sites cannot fill 5 folds; the "
+                        "run says which split it chose)")
     p.add_argument("--block-size", type=int, default=None, metavar="CELLS",
-                   help="side of the CV blocks in cells (default: 2 x window)")
+                   help="side of the CV blocks in cells (default: 2 x window, or smaller when the sites need it)")
     p.add_argument("--size", choices=("small", "paper", "tiny"), default="small",
                    help="network widths: 'paper' = ResNet-18 widths and a 256-d ViT (slow on CPU); 'small' = "
                         "shrunk widths that train in minutes on 2 cores; 'tiny' = smoke tests")
@@ -153,7 +155,8 @@ def _say(args):
 
 
 def _report(result, out) -> int:
-    print(f"{'model':15s} {'AUC mean':>8s} {'sd':>6s}  (spatially blocked {len(result.folds)}-fold CV)")
+    cv = result.cv.describe() if result.cv is not None else f"spatially blocked {len(result.folds)}-fold CV"
+    print(f"{'model':15s} {'AUC mean':>8s} {'sd':>6s}  ({cv})")
     for name, e in result.metrics.items():
         print(f"{name:15s} {e['auc_mean']:8.3f} {e['auc_std']:6.3f}")
     print(f"map: {result.map_model}; success-rate AUC {result.success['auc']:.3f}; outputs in {out}")

@@ -1,6 +1,7 @@
 """Streaming a cube in line blocks, so any step runs in bounded memory on cubes larger than RAM."""
 from __future__ import annotations
 
+import os
 from typing import Iterator, NamedTuple
 
 import numpy as np
@@ -51,3 +52,34 @@ def iter_blocks(cube: Cube, lines: int | None = None, *, max_bytes: int | None =
         data = np.asarray(cube.data[r0:r1], dtype=np.float32)
         mask = None if cube.mask is None else cube.mask[r0:r1]
         yield Block(slice(r0, r1), data, mask)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give a process without swapping (``MemAvailable`` of
+    ``/proc/meminfo`` on Linux, free pages elsewhere), or None when it cannot tell."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def check_output_memory(cube: Cube, nbytes: int, what: str = "its output maps") -> None:
+    """Refuse, before any work, a job whose in-memory outputs (``nbytes``: the (H, W, ...) arrays it will fill)
+    would not fit in the memory left: streaming keeps the *input* in bounded memory, but the maps of a huge cube are
+    themselves huge, and running out of memory half-way gives a MemoryError or the kernel's OOM killer, not an
+    answer. Raises :class:`InputError` naming the cube."""
+    free = available_memory()
+    if free is None or nbytes <= 0.9 * free:
+        return
+    H, W = cube.shape[:2]
+    source = cube.meta.source if cube.meta is not None else None
+    raise InputError(f"mapping this cube's {H} x {W} pixels needs about {nbytes / 1e9:.1f} GB of memory for {what}, "
+                     f"more than the {free / 1e9:.1f} GB available; run it on a machine with more memory, or split "
+                     "the cube into parts", path=source)

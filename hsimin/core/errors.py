@@ -66,6 +66,17 @@ class OutputExistsError(OutputError):
     """An output exists already and ``overwrite`` was not given."""
 
 
+class DiskFullError(OutputError):
+    """An output does not fit: the filesystem is full or the user's quota is spent (ENOSPC, EDQUOT).
+
+    Unlike other write errors it is not a problem of one input, so a session stops at it rather than trying
+    the next tray on the same full disk."""
+
+
+class OutputInUseError(OutputError):
+    """An output folder is locked by another running hsimin process (two runs would interleave their files)."""
+
+
 class LibraryError(HsiminError):
     """A spectral library cannot be found or read."""
 

@@ -76,6 +76,8 @@ def sort_order(wavelengths_nm: np.ndarray) -> np.ndarray | None:
     Raises :class:`WavelengthError` if two bands share a wavelength (no consistent order exists).
     """
     wl = np.asarray(wavelengths_nm, dtype=np.float64)
+    if wl.ndim != 1:   # np.diff of a (B, 3) table runs along its rows and would report 'repeats'
+        raise WavelengthError(f"wavelengths must be one value per band (1-D), got an array of shape {wl.shape}")
     d = np.diff(wl)
     if np.all(d > 0):
         return None

@@ -169,6 +169,16 @@ def _window_bands(wl: np.ndarray, window_nm: float) -> int:
 
 # --------------------------------------------------------------------------- one spectrum
 
+def _check_steps(n_steps) -> None:
+    """Integrated gradients needs at least one step (Captum asserts, which would surface as a bare AssertionError)."""
+    try:
+        ok = int(n_steps) >= 1 and int(n_steps) == float(n_steps)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(f"n_steps must be a positive integer, got {n_steps!r}")
+
+
 def attribute_spectrum(model, spectrum_or_patch, wavelengths, target=None, method: str = "ig", *,
                        window_nm: float = 40.0, baseline="hull", output: str = "logit", n_steps: int = 64,
                        fwhm=None, class_names: Sequence[str] | None = None, device: str = "cpu") -> Attribution:
@@ -197,6 +207,7 @@ def attribute_spectrum(model, spectrum_or_patch, wavelengths, target=None, metho
     from ..models.layout import to_torch
 
     method = _check_choice(method, ATTRIBUTION_METHODS, "method")
+    _check_steps(n_steps)
     output = _check_choice(output, OUTPUTS, "output")
     view = model_view(model, class_names)
     raw = np.asarray(spectrum_or_patch, dtype=np.float32)
@@ -320,6 +331,7 @@ def attribution_map(model, cube: Cube, target, band_window: Sequence[float], *, 
     output = _check_choice(output, OUTPUTS, "output")
     if not isinstance(cube, Cube):
         raise InputError(f"attribution_map needs a hsimin Cube, got {type(cube).__name__}")
+    _check_steps(n_steps)
     view = model_view(model)
     try:
         lo, hi = (float(v) for v in band_window)

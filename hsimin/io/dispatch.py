@@ -8,12 +8,37 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..core.errors import FormatError, OutputError
+from ..core.errors import FormatError, HsiminError, OutputError
 from ..core.types import Cube, MineralMap
 
 HDF5_EXT = (".h5", ".hdf5", ".he5", ".nc")
 ENVI_EXT = (".hdr",)
 PNG_EXT = (".png",)
+
+
+def source_files(path: str | os.PathLike) -> list[Path]:
+    """The files a cube or map at ``path`` is read from, for refusing an output that would overwrite its own
+    input (:func:`hsimin.io.atomic.check_not_input`): an ENVI header with its data file and hsimin mask sidecar,
+    an HDF5 file, a TSG package's .tsg and .bip, or every file of a folder (a Specim scan). Missing or unreadable paths give what can be found."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            return sorted(f for f in p.rglob("*") if f.is_file())
+        files = [p]
+        if p.suffix.lower() in HDF5_EXT:
+            return files
+        if p.suffix.lower() in (".tsg", ".bip"):
+            from .tsg import find_tsg_files
+            return list(find_tsg_files(p))
+        from .envi import find_envi_files, read_envi_header
+        hdr, data = find_envi_files(p)
+        files += [hdr] + ([data] if data is not None else [])
+        mask = read_envi_header(hdr).text("hsimin mask file")
+        if mask:
+            files.append(hdr.parent / mask)
+        return list(dict.fromkeys(files))
+    except (HsiminError, OSError, ValueError):
+        return [p]
 
 
 def output_format(path: str | os.PathLike, allowed: tuple[str, ...] = ("hdf5", "envi", "png")) -> str:

@@ -120,11 +120,18 @@ def _find_data_file(hdr: Path) -> Path:
 
 
 def _parse_header(hdr: Path) -> dict:
-    from spectral.io.envi import read_envi_header  # SPy: hsimin's ENVI header parser
-    try:
-        return {str(k).strip().lower(): v for k, v in read_envi_header(str(hdr)).items()}
-    except Exception as exc:  # noqa: BLE001 - SPy raises several unrelated types for broken headers
-        raise HeaderError(f"not a readable ENVI header ({type(exc).__name__}: {exc})", path=hdr) from None
+    """The header as SPy's ``read_envi_header`` gives it (lower-case keys; braced values as lists of stripped
+    items, ``description`` as text), parsed by hsimin's own parser: linear in the header's size (SPy's pops lines
+    off the front of a list, quadratic for a long braced value) and with errors that name the header."""
+    from .envi import read_envi_header
+    h = read_envi_header(hdr)
+    out: dict = {}
+    for key, value in h.fields.items():
+        if key in h.braced and key != "description":
+            out[key] = [v.strip() for v in value.split(",")]
+        else:
+            out[key] = value.strip()
+    return out
 
 
 def _md_str(value) -> str:

@@ -29,6 +29,7 @@ processes. Writers stream cubes block by block and are atomic (temporary file, t
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -43,7 +44,7 @@ from .. import __version__
 from ..core.errors import FormatError, HeaderError, HsiminError, InputError, OutputError, OutputExistsError
 from ..core.types import Cube, MineralMap, ScanMeta, SpectrumTable
 from ..core.units import infer_unit, normalise_unit, sort_order, to_nanometers
-from .atomic import atomic_output
+from .atomic import atomic_output, ensure_space, output_error
 from .blocks import block_lines, iter_blocks
 from .lazy import LazyCubeArray
 from .registry import Reader, register_reader
@@ -177,7 +178,13 @@ def _read_meta_attrs(g: h5py.Group, path: Path) -> ScanMeta:
             kw[k] = _str_attr(g.attrs[k])
     for k in _META_FLOAT:
         if k in g.attrs:
-            kw[k] = float(np.asarray(g.attrs[k]).reshape(-1)[0])
+            raw = g.attrs[k]
+            try:
+                kw[k] = float(np.asarray(raw, dtype=np.float64).reshape(-1)[0])
+            except (TypeError, ValueError, IndexError):
+                shown = _str_attr(raw) if isinstance(raw, (bytes, str, np.ndarray)) else repr(raw)
+                raise HeaderError(f"{g.name} attribute {k} is {shown[:40]!r}, not a number (metres or mm)",
+                                  path=path) from None
     attrs = {}
     if "attrs_json" in g.attrs:
         try:
@@ -289,7 +296,129 @@ def _read_table_group(g: h5py.Group, path: Path) -> SpectrumTable | None:
 
 # --------------------------------------------------------------------------- writing
 
-def _write_cube_group(f: h5py.File, cube: Cube, chunk_lines, compression, max_bytes) -> None:
+class _GuardedFile(io.RawIOBase):
+    """The file h5py writes through (its ``fileobj`` driver), which keeps HDF5 away from write errors.
+
+    HDF5 does not survive an ``ENOSPC`` well: the write fails, the close that follows fails again, h5py prints
+    dozens of "Exception ignored" tracebacks and the interpreter may die with SIGSEGV or SIGBUS ("Can't decrement
+    id ref count"). So no write error ever reaches HDF5: the first one is kept in :attr:`error`, and from then on
+    writes land in memory (reads see them), so HDF5 finishes and closes cleanly. The writer checks :meth:`check`
+    between blocks and after the close, and raises the error itself; the temporary file is then discarded.
+    Memory after a failure is what HDF5 still writes before the writer notices: metadata and one block.
+    """
+
+    def __init__(self, path: Path, mode: str):
+        super().__init__()
+        self._f = open(path, mode, buffering=0)
+        self.error: OSError | None = None
+        self._spill: list[tuple[int, bytes]] = []   # (offset, bytes) written after the error, in order
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def readinto(self, buf) -> int:
+        start = self._f.tell()
+        n = self._f.readinto(buf) or 0
+        if self._spill:
+            mv = memoryview(buf).cast("B")
+            want = len(mv)
+            mv[n:] = bytes(want - n)             # a hole before spilled bytes reads as zeros, as on disk
+            for off, data in self._spill:        # later writes win, as on disk
+                lo, hi = max(off, start), min(off + len(data), start + want)
+                if lo < hi:
+                    mv[lo - start:hi - start] = data[lo - off:hi - off]
+                    n = max(n, hi - start)
+            self._f.seek(start + n)
+        return n
+
+    def write(self, buf) -> int:
+        data = memoryview(buf).cast("B")
+        n = len(data)
+        done = 0
+        if self.error is None:
+            try:
+                while done < n:
+                    done += self._f.write(data[done:])
+                return n
+            except OSError as exc:
+                self.error = exc
+        pos = self._f.tell()
+        self._spill.append((pos, bytes(data[done:])))
+        self._f.seek(pos + n - done)
+        return n
+
+    def truncate(self, size: int | None = None) -> int:
+        size = self._f.tell() if size is None else int(size)
+        if self.error is None:
+            try:
+                return self._f.truncate(size)
+            except OSError as exc:
+                self.error = exc
+        return size
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if not self.closed:
+            self._f.close()
+        super().close()
+
+    def check(self, path: Path) -> None:
+        """Raise the first write error as an :class:`OutputError` naming ``path`` (DiskFullError for ENOSPC)."""
+        if self.error is not None:
+            raise output_error(self.error, path, "writing the HDF5 file failed")
+
+
+@contextlib.contextmanager
+def guarded_h5(tmp: str | os.PathLike, final: str | os.PathLike, mode: str = "w"):
+    """Open the temporary file ``tmp`` of the output ``final`` for writing with h5py, through
+    :class:`_GuardedFile`. Yields ``(file, check)``: ``check()`` raises the first write error as an
+    :class:`OutputError` naming ``final`` (:class:`DiskFullError` for a full disk); call it between large writes so
+    a full disk stops the writer at once. Checked again after the close. ``mode``: ``'w'`` (new) or ``'r+'``."""
+    final = Path(final)
+    guard = _GuardedFile(Path(tmp), "r+b")
+    try:
+        try:
+            f = h5py.File(guard, mode)
+        except OSError as exc:
+            guard.check(final)
+            raise OutputError(f"cannot create the HDF5 file ({' '.join(str(exc).split())[:200]})", path=final) \
+                from None
+        try:
+            with f:
+                yield f, lambda: guard.check(final)
+            guard.check(final)       # the close flushes metadata: a full disk may show only now
+        except OSError as exc:       # an I/O error HDF5 reports itself (the guard keeps disk errors from it)
+            guard.check(final)
+            raise OutputError(f"writing the HDF5 file failed ({' '.join(str(exc).split())[:200]})",
+                              path=final) from None
+    finally:
+        guard.close()
+
+
+def _cube_bytes(cube: Cube | None) -> int:
+    if cube is None:
+        return 0
+    H, W, B = cube.shape
+    return H * W * B * 4
+
+
+def _write_cube_group(f: h5py.File, cube: Cube, chunk_lines, compression, max_bytes, check=None) -> None:
+    """Write ``/cube``; ``check()`` runs after every block (it raises when the disk filled up, so a large cube
+    stops at once)."""
     H, W, B = cube.shape
     g = f.create_group(CUBE_GROUP, track_order=True)
     cl = _chunk_lines(H, W, B, chunk_lines)
@@ -307,6 +436,8 @@ def _write_cube_group(f: h5py.File, cube: Cube, chunk_lines, compression, max_by
         for block in iter_blocks(cube, lines=n):
             ds.write_direct(np.ascontiguousarray(block.data, dtype=np.float32),
                             dest_sel=np.s_[block.rows.start:block.rows.stop])
+            if check is not None:
+                check()
     wl = g.create_dataset("wavelengths", data=np.asarray(cube.wavelengths, np.float64), track_times=False)
     wl.attrs["units"] = "nm"
     if cube.fwhm is not None:
@@ -399,39 +530,40 @@ def write_hdf5(path: str | os.PathLike, *, cube: Cube | None = None,
         if name in RESERVED_GROUPS:
             raise InputError(f"group {name!r} is reserved by the hsimin schema; use another name")
     adding = append and p.exists()
+    if cube is not None:
+        if 0 in cube.shape:
+            raise InputError(f"the cube is empty ({cube.shape[0]} lines x {cube.shape[1]} samples x "
+                             f"{cube.shape[2]} bands); a cube needs at least one pixel and one band")
+        ensure_space(p, _cube_bytes(cube) + (p.stat().st_size if adding else 0))
     with atomic_output(p, overwrite=overwrite or adding) as tmp:
         if adding:
             _open_read(p).close()
             try:
                 shutil.copyfile(p, tmp)
             except OSError as exc:
-                raise OutputError(f"cannot copy the file to extend it ({exc.strerror or exc})", path=p) from None
-        try:
-            f = h5py.File(tmp, "r+" if adding else "w", locking=False)
-        except OSError as exc:
-            raise OutputError(f"cannot create the HDF5 file ({exc})", path=p) from None
-        try:
-            with f:
-                if adding:
-                    _schema_version(f, p)
-                    targets = ([CUBE_GROUP] if cube is not None else []) + \
-                              [f"{MAPS_GROUP}/{n}" for n in maps] + list(arrays)
-                    for t in targets:
-                        if t in f:
-                            if not overwrite:
-                                raise OutputExistsError(f"the file holds /{t} already; pass overwrite=True to "
-                                                        "replace it", path=p)
-                            del f[t]
-                f.attrs["hsimin_schema"] = np.int64(SCHEMA_VERSION)
-                f.attrs["hsimin_version"] = str(__version__)
-                if cube is not None:
-                    _write_cube_group(f, cube, chunk_lines, compression, max_bytes)
-                for name, mm in maps.items():
-                    _write_map_group(f, mm, name, compression)
-                for group, arrs in arrays.items():
-                    _write_arrays_group(f, group, arrs, arrays_attrs.get(group), compression)
-        except OSError as exc:  # disk full, quota, I/O error while writing
-            raise OutputError(f"writing the HDF5 file failed ({exc})", path=p) from None
+                raise output_error(exc, p, "cannot copy the file to extend it") from None
+        with guarded_h5(tmp, p, "r+" if adding else "w") as (f, check):
+            if adding:
+                _schema_version(f, p)
+                targets = ([CUBE_GROUP] if cube is not None else []) + \
+                          [f"{MAPS_GROUP}/{n}" for n in maps] + list(arrays)
+                for t in targets:
+                    if t in f:
+                        if not overwrite:
+                            raise OutputExistsError(f"the file holds /{t} already; pass overwrite=True to "
+                                                    "replace it", path=p)
+                        del f[t]
+            f.attrs["hsimin_schema"] = np.int64(SCHEMA_VERSION)
+            f.attrs["hsimin_version"] = str(__version__)
+            if cube is not None:
+                _write_cube_group(f, cube, chunk_lines, compression, max_bytes, check)
+            check()
+            for name, mm in maps.items():
+                _write_map_group(f, mm, name, compression)
+                check()
+            for group, arrs in arrays.items():
+                _write_arrays_group(f, group, arrs, arrays_attrs.get(group), compression)
+                check()
     return p
 
 
@@ -716,9 +848,15 @@ def _open_schema_cube(f: h5py.File, p: Path, wavelength_units) -> Cube:
     ds = g["data"]
     if ds.ndim != 3:
         raise FormatError(f"/{CUBE_GROUP}/data has shape {ds.shape}, want (lines, samples, bands)", path=p)
+    _check_storage(ds, p)
+    if 0 in ds.shape:
+        raise FormatError(f"/{CUBE_GROUP}/data has shape {ds.shape}: the cube holds no pixels", path=p)
     if "wavelengths" not in g:
         raise FormatError(f"/{CUBE_GROUP} has no 'wavelengths' dataset (found {_summary(f)})", path=p)
     wl_ds = g["wavelengths"]
+    if not isinstance(wl_ds, h5py.Dataset) or wl_ds.shape != (ds.shape[2],):
+        raise HeaderError(f"/{CUBE_GROUP}/wavelengths has shape {getattr(wl_ds, 'shape', None)}; want one wavelength "
+                          f"per band, ({ds.shape[2]},)", path=p)
     unit = wavelength_units or _find_unit(wl_ds.attrs) or _find_unit(g.attrs) or "nm"
     try:
         wl = to_nanometers(wl_ds[()], unit)
@@ -745,6 +883,23 @@ def _open_schema_cube(f: h5py.File, p: Path, wavelength_units) -> Cube:
     meta = ScanMeta(**{**meta.to_dict(), "attrs": attrs})
     table = _read_table_group(g, p)
     return _make_cube(p, data, wl, fwhm, bad, mask, meta, table)
+
+
+def _check_storage(ds: h5py.Dataset, p: Path) -> None:
+    """Refuse a dataset whose values live outside the file: HDF5 *external storage* names raw files by path (any
+    path: ``/etc/passwd`` would be read as reflectance without a word), and a *virtual dataset* maps other files
+    in. hsimin reads only what the HDF5 file itself holds."""
+    try:
+        external = ds.external
+    except (OSError, RuntimeError, ValueError):
+        external = None
+    if external:
+        names = ", ".join(os.fsdecode(e[0]) if isinstance(e[0], bytes) else str(e[0]) for e in external[:3])
+        raise FormatError(f"dataset {ds.name} keeps its data in external files ({names}); hsimin reads only data "
+                          "stored inside the HDF5 file (copy them in, e.g. with h5repack)", path=p)
+    if ds.is_virtual:
+        raise FormatError(f"dataset {ds.name} is a virtual dataset mapping other files; hsimin reads only data "
+                          "stored inside the HDF5 file (materialise it, e.g. with h5repack)", path=p)
 
 
 def _band_order(wl: np.ndarray, p: Path):
@@ -877,6 +1032,9 @@ def _open_generic(f: h5py.File, p: Path, dataset, wavelengths, wavelength_units)
                               f"{_options_hint()}", path=p)
         ds = cands[0]
     shape = tuple(int(s) for s in ds.shape)
+    _check_storage(ds, p)
+    if 0 in shape:
+        raise FormatError(f"dataset {ds.name} has shape {shape}: the cube holds no pixels", path=p)
 
     # --- wavelengths
     unit_attrs = None

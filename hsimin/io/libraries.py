@@ -164,6 +164,8 @@ def increasing_bands(wavelengths, how: str = "auto") -> np.ndarray:
     ``'drop'``.
     """
     wl = np.asarray(wavelengths, dtype=np.float64)
+    if wl.ndim != 1:
+        raise WavelengthError(f"wavelengths must be one value per band (1-D), got an array of shape {wl.shape}")
     n = wl.size
     if n < 2 or np.all(np.diff(wl) > 0):
         return np.arange(n)

@@ -13,6 +13,13 @@ A checkpoint is one ``torch.save`` file holding a plain dict of tensors and plai
 
 It is read with ``torch.load(path, weights_only=True)`` only: a file holding pickled Python objects is refused
 (:class:`UnsafeCheckpointError`) before anything in it runs. Inference needs nothing but this file.
+
+A checkpoint is input like any other, so :func:`load_model` also refuses, with a :class:`ModelError` naming the
+file, before it costs memory or gives a wrong map: an archive whose entries expand far beyond the file's size (a
+small deflated file can carry gigabytes in its unhashed ``extra``); a spec whose parameters do not have the
+stored weights' shapes (checked on torch's ``meta`` device, so ``widths=20000`` allocates nothing); weights that
+are NaN or infinite (they map every pixel to class 0 with NaN confidence); a recipe that is not a recipe; and
+class names that are not plain, printable text.
 """
 from __future__ import annotations
 
@@ -33,6 +40,7 @@ from torch import nn
 
 from .. import __version__ as HSIMIN_VERSION
 from ..core.errors import HsiminError, InputError, ModelError, UnsafeCheckpointError
+from ..core.text import printable
 from ..core.units import check_wavelengths
 from ..io.atomic import atomic_output
 from .hsimodel import create_model
@@ -181,6 +189,27 @@ def _builds_objects(path: Path) -> bool:
 
 _OBJECT_OPCODES = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "REDUCE", "BUILD"}
 
+ARCHIVE_SLACK_BYTES = 16 * 2**20
+"""How much more than its own size a checkpoint archive may expand to. ``torch.save`` stores entries uncompressed,
+so a genuine checkpoint expands to about its file size; a deflated one that unpacks to more was altered."""
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse a zip checkpoint whose entries unpack to much more than the file holds (a decompression bomb), before
+    torch reads any of it."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return
+        with zipfile.ZipFile(path) as zf:
+            unpacked = sum(max(0, i.file_size) for i in zf.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return   # torch.load reports an unreadable file itself
+    size = path.stat().st_size
+    if unpacked > 2 * size + ARCHIVE_SLACK_BYTES:
+        raise ModelError(f"the checkpoint's entries unpack to {unpacked} bytes from a {size}-byte file; "
+                         "hsimin.models.save_model writes them uncompressed, so this file was altered (it could "
+                         "fill memory): refused", path=path)
+
 
 def _read(path: Path, map_location) -> Any:
     try:
@@ -222,6 +251,7 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     if not p.is_file():
         raise ModelError("no checkpoint file here; give the path of a .pt file written by "
                          "hsimin.models.save_model", path=p)
+    _check_archive(p)
     ckpt = _read(p, map_location)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         what = f"a {type(ckpt).__name__}" if not isinstance(ckpt, dict) else f"keys {sorted(map(str, ckpt))[:8]}"
@@ -242,12 +272,11 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     if model_hash(state) != ckpt["sha256"]:
         raise ModelError("the weights do not match their sha256: the file is corrupt or was edited; use an "
                          "intact copy", path=p)
-    try:
-        model = create_model(ckpt["spec"])
-    except HsiminError as exc:
-        raise ModelError(f"cannot rebuild the model from its spec: {exc.message}", path=p) from None
-    except (TypeError, ValueError, RuntimeError) as exc:     # a builder choking on a malformed spec value
-        raise ModelError(f"cannot rebuild the model from its spec ({type(exc).__name__}: {exc})", path=p) from None
+    _check_finite(state, p)
+    names = _class_names(ckpt["class_names"], p)
+    recipe = _recipe(ckpt.get("recipe"), p)
+    _check_shapes(ckpt["spec"], state, p)
+    model = _build(ckpt["spec"], p)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -259,13 +288,83 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
                                "the checkpoint's wavelengths")
     except (HsiminError, TypeError, ValueError) as exc:
         raise ModelError(f"{exc}; the checkpoint is inconsistent, re-save it with save_model", path=p) from None
-    names = tuple(str(c) for c in ckpt["class_names"])
     n_out = getattr(model, "num_outputs", None)
     if n_out is not None and len(names) != int(n_out):
         raise ModelError(f"the checkpoint lists {len(names)} class names for a model with {n_out} outputs", path=p)
-    recipe = ckpt.get("recipe")
     return LoadedModel(model=model, wavelengths=wl, class_names=names,
-                       recipe=None if recipe is None else dict(recipe), spec=dict(ckpt["spec"]),
+                       recipe=recipe, spec=dict(ckpt["spec"]),
                        version=str(ckpt.get("hsimin_version", "")), model_hash=str(ckpt["sha256"]),
                        extra=dict(ckpt.get("extra") or {}), path=str(p),
                        torch_version=str(ckpt.get("torch_version", "")))
+
+
+# --------------------------------------------------------------------------- checks of a loaded checkpoint
+
+def _build(spec, p: Path) -> nn.Module:
+    try:
+        return create_model(spec)
+    except HsiminError as exc:
+        raise ModelError(f"cannot rebuild the model from its spec: {exc.message}", path=p) from None
+    except (TypeError, ValueError, RuntimeError, KeyError, AttributeError) as exc:  # a builder choking on a value
+        raise ModelError(f"cannot rebuild the model from its spec ({type(exc).__name__}: {exc})", path=p) from None
+
+
+def _check_shapes(spec, state: Mapping[str, torch.Tensor], p: Path) -> None:
+    """Build the spec on torch's ``meta`` device (shapes, no memory) and compare its parameters with the stored
+    weights, so a spec that asks for huge layers is refused before anything is allocated. The stored tensors are
+    bounded by the file's size, so a spec that matches them is too."""
+    try:
+        with torch.device("meta"):
+            ghost = create_model(spec)
+    except HsiminError as exc:
+        raise ModelError(f"cannot rebuild the model from its spec: {exc.message}", path=p) from None
+    except Exception:  # noqa: BLE001 - a builder that needs real tensors: the real build below decides
+        return
+    want = {k: tuple(v.shape) for k, v in ghost.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in state.items()}
+    missing = sorted(set(want) - set(have))
+    extra = sorted(set(have) - set(want))
+    wrong = sorted(k for k in set(want) & set(have) if want[k] != have[k])
+    if missing or extra or wrong:
+        parts = ([f"missing {missing[:3]}"] if missing else []) + ([f"unexpected {extra[:3]}"] if extra else []) + \
+                [f"{k} is {have[k]} in the file but {want[k]} in the spec" for k in wrong[:2]]
+        raise ModelError("the weights do not fit the architecture in the spec: " + "; ".join(parts), path=p)
+
+
+def _check_finite(state: Mapping[str, torch.Tensor], p: Path) -> None:
+    """Refuse NaN or infinite weights: such a model gives NaN outputs, which argmax turns into class 0 for every
+    pixel."""
+    for name, t in state.items():
+        if t.is_floating_point() or t.is_complex():
+            bad = int((~torch.isfinite(t)).sum())
+            if bad:
+                raise ModelError(f"{bad} of the {t.numel()} weights of {name!r} are NaN or infinite; the model "
+                                 "would map every pixel to its first class. Use an intact checkpoint (retrain if "
+                                 "training diverged)", path=p)
+
+
+def _class_names(value, p: Path) -> tuple[str, ...]:
+    """The class names as plain, printable, non-empty strings (they become HDF5 strings, ENVI headers, legends)."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ModelError(f"the checkpoint's class_names is {type(value).__name__}, want a non-empty list of names",
+                         path=p)
+    names = []
+    for i, c in enumerate(value):
+        if not isinstance(c, str) or not c.strip():
+            raise ModelError(f"class name {i} is {printable(repr(c))[:40]}; want non-empty text", path=p)
+        if printable(c) != c:
+            raise ModelError(f"class name {i} ({printable(c)[:40]}) holds control or bidi-override characters; "
+                             "re-save the model with plain names", path=p)
+        names.append(c)
+    return tuple(names)
+
+
+def _recipe(value, p: Path) -> dict | None:
+    """The checkpoint's preprocessing recipe dict (or None). Its steps are checked where they run
+    (:func:`hsimin.predict.input_plan`), which names the step that cannot."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ModelError(f"the checkpoint's recipe is a {type(value).__name__}, not a recipe (a dict written by "
+                         "Recipe.to_dict); re-save the model", path=p)
+    return dict(value)

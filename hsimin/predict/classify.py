@@ -21,8 +21,9 @@ loaded or preprocessed whole):
      model's measured receptive radius (rounded to its translation period; see :mod:`hsimin.predict.tiling`),
      so the stitched map equals a one-tile pass: no seams.
 
-4. **Map.** ``labels`` = the most probable class (-1 for masked pixels, pixels with non-finite values and
-   pixels whose probability is below ``threshold``: 'unknown'), ``scores`` = class probabilities (H, W, K)
+4. **Map.** ``labels`` = the most probable class (-1 for masked pixels, pixels with non-finite values, pixels
+   the model gives non-finite probabilities (counted in ``provenance['pixels_nonfinite']``; warned about by the
+   CLI) and pixels whose probability is below ``threshold``: 'unknown'), ``scores`` = class probabilities (H, W, K)
    (NaN where not classified), ``confidence`` = the top probability (0 where not classified),
    ``produced_by`` = the model's weight hash, ``provenance`` = model file, recipe, band handling, versions.
 """
@@ -37,7 +38,7 @@ import numpy as np
 import torch
 
 from .. import __version__ as HSIMIN_VERSION
-from ..core.blocks import block_lines, iter_blocks
+from ..core.blocks import block_lines, check_output_memory, iter_blocks
 from ..core.errors import ConfigError, InputError, ModelError
 from ..core.types import UNCLASSIFIED, Cube, MineralMap
 from ..models.checkpoint import LoadedModel, load_model
@@ -203,9 +204,12 @@ def _recipe_of(loaded: LoadedModel) -> Recipe:
         return Recipe(())
     try:
         return Recipe.from_dict(loaded.recipe)
-    except ConfigError as exc:
+    except (ConfigError, InputError) as exc:
         raise ModelError(f"the checkpoint's preprocessing recipe is unusable: {exc.message}",
                          path=loaded.path or None) from None
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:   # a recipe of the wrong shape
+        raise ModelError(f"the checkpoint's preprocessing recipe is unusable ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:120]})", path=loaded.path or None) from None
 
 
 # --------------------------------------------------------------------------- model kinds
@@ -227,15 +231,22 @@ def _pad_mode(loaded: LoadedModel) -> str:
 
 
 class _Outputs:
-    """The (H, W) outputs being filled, flat."""
+    """The (H, W) outputs being filled, flat. ``nonfinite`` counts pixels whose class probabilities were not
+    finite (an overflowing or damaged model): they stay unclassified, never argmax's class 0."""
 
     def __init__(self, H: int, W: int, K: int):
         self.H, self.W, self.K = H, W, K
         self.labels = np.full(H * W, UNCLASSIFIED, dtype=np.int16)
         self.confidence = np.zeros(H * W, dtype=np.float32)
         self.scores = np.full((H * W, K), np.nan, dtype=np.float32)
+        self.nonfinite = 0
 
     def put(self, flat_index: np.ndarray, probs: torch.Tensor) -> None:
+        finite = torch.isfinite(probs).all(dim=1)
+        if not bool(finite.all()):
+            keep = finite.cpu().numpy()
+            self.nonfinite += int((~keep).sum())
+            flat_index, probs = np.asarray(flat_index)[keep], probs[finite]
         conf, idx = probs.max(dim=1)
         self.scores[flat_index] = probs.cpu().numpy()
         self.confidence[flat_index] = conf.cpu().numpy()
@@ -325,6 +336,7 @@ def predict_cube(cube: Cube, loaded: LoadedModel | str | os.PathLike, *, tile: i
     kind, k = _kind(lm)
     H, W, _ = cube.shape
     K = len(lm.class_names)
+    check_output_memory(cube, H * W * (2 + 4 + 4 * K))   # labels, confidence, scores: refused now, not at 90 %
     out = _Outputs(H, W, K)
     model = lm.model.to(dev).eval()
     budget = DEFAULT_BLOCK_BYTES if max_bytes is None else int(max_bytes)
@@ -347,7 +359,8 @@ def predict_cube(cube: Cube, loaded: LoadedModel | str | os.PathLike, *, tile: i
         "class_names": list(lm.class_names), "recipe": plan.recipe.to_dict(), "bands": plan.describe(),
         "model_kind": kind, "threshold": None if threshold is None else float(threshold),
         "device": str(dev), **details,
-        "pixels_classified": classified, "pixels_unknown": unknown, "seconds": round(seconds, 3),
+        "pixels_classified": classified, "pixels_unknown": unknown, "pixels_nonfinite": out.nonfinite,
+        "seconds": round(seconds, 3),
         "pixels_per_second": round(classified / seconds, 1) if seconds > 0 else None,
         "versions": {"hsimin": HSIMIN_VERSION, "torch": str(torch.__version__), "numpy": np.__version__},
     }

@@ -8,7 +8,8 @@ and returns a :class:`ProspectResult`; :func:`write_outputs` writes it (through 
 
 Protocol (all models on the same folds): k x k windows on the model-ready layers (transform, robust
 scaling, no data filled with the median); positives at deposit cells; negatives from a site list or by
-K-means; spatially blocked folds with purging (:func:`~hsimin.prospect.windows.blocked_folds`); each
+K-means; spatially blocked folds with purging, as many and as large as the sites allow
+(:func:`~hsimin.prospect.windows.choose_blocked_folds`: 5 folds of 2k-cell blocks by default); each
 network trained on augmented training windows (8 square symmetries + noise) of its fold only; AUC on the
 fold's test sites, mean ± sd over folds. Optional: contrastive pretraining on unlabelled windows of the
 whole area (no labels, so shared across folds), and a DANN transfer experiment between two halves of the
@@ -16,6 +17,7 @@ area.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -30,7 +32,7 @@ from ..core.types import Raster
 from .layers import PreparedLayers, fault_buffer_score, prepare_layers, stack_rasters
 from .mapping import DEFAULT_THRESHOLDS, CLASS_NAMES, classify, histogram_thresholds, predict_map, success_rate_curve
 from .sites import Sites, make_sites
-from .windows import Fold, blocked_folds, extract_windows, random_cells, windows_overlap
+from .windows import CVChoice, Fold, choose_blocked_folds, extract_windows, random_cells, windows_overlap
 
 Progress = Callable[[str], None]
 
@@ -41,8 +43,8 @@ class ProspectConfig:
 
     window: int = 32
     models: Sequence[str] = ("ssgsnet", "resnet", "vit", "dualbranch", "random_forest")
-    folds: int = 5
-    block_size: int | None = None
+    folds: int | None = None            # None: 5, or fewer when the sites cannot fill 5 (choose_blocked_folds)
+    block_size: int | None = None       # None: 2 x window, or smaller when the sites need it
     transform: str = "log"
     raw_layers: Sequence[str] = ()
     negative_layer: str = "Au"
@@ -135,6 +137,7 @@ class ProspectResult:
     inputs: Raster | None = None
     site_counts: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    cv: CVChoice | None = None
 
     @property
     def main(self) -> MapResult:
@@ -174,6 +177,7 @@ class ProspectResult:
             "deposits_in_classes": main["deposits_in_classes"],
             "n_sites": {"positive": int((self.sites.labels == 1).sum()), "negative": int((self.sites.labels == 0).sum())},
             "site_counts": self.site_counts,
+            "cv": None if self.cv is None else self.cv.to_dict(),
             "folds": [{"n_train": int(f.train.size), "n_test": int(f.test.size), "n_purged": int(f.purged.size),
                        "test_positive": int((self.sites.labels[f.test] == 1).sum())} for f in self.folds],
             "layers": list(self.layers.raster.layer_names),
@@ -444,8 +448,9 @@ def run_prospectivity(layers: Raster, deposits_xy: tuple, negatives_xy: tuple | 
                    "negative_cells_used": n_neg}
     say(f"{int(prepared.mask.sum())} cells in the study area, {prepared.values.shape[2]} layers; {n_pos} deposit "
         f"cells (of {len(deposits_xy[0])} deposits given) and {n_neg} negative sites; {k} x {k} windows")
-    folds = blocked_folds(sites.rows, sites.cols, sites.labels, k, config.folds, config.block_size,
-                          seed=config.seed, shape=prepared.mask.shape)
+    folds, cv = choose_blocked_folds(sites.rows, sites.cols, sites.labels, k, config.folds, config.block_size,
+                                     seed=config.seed, shape=prepared.mask.shape)
+    say(cv.describe())
     t0 = time.perf_counter()
     pretrained = pretrain_states(prepared, config, config.models, say) if config.pretrain else {}
     if config.pretrain:
@@ -467,7 +472,7 @@ def run_prospectivity(layers: Raster, deposits_xy: tuple, negatives_xy: tuple | 
         timings["transfer"] = transfer["seconds"]
     timings["total"] = time.perf_counter() - t_all
     return ProspectResult(config, prepared, sites, folds, metrics, oof, best, chosen, maps, transfer, scored,
-                          site_counts, timings)
+                          site_counts, timings, cv)
 
 
 def _model_names() -> list[str]:
@@ -496,8 +501,17 @@ def write_outputs(result: ProspectResult, out_dir: str | os.PathLike, *, overwri
     auc_std, folds}}), ``summary.json``, ``prospectivity.h5`` (probability + classes of the mapped model, hsimin
     raster schema), ``layers.h5`` (the evidence layers as used, in their units, with the scaling recipe),
     ``sites_used.csv``, PNGs (map with deposits and classes, ROC, success-rate, attributions, layers) and, with
-    ``geotiff``, ``prospectivity.tif``. Extra maps get the same files with a ``_<model>`` suffix. Every file is
-    atomic."""
+    ``geotiff``, ``prospectivity.tif``. Extra maps get the same files with a ``_<model>`` suffix. The files are
+    committed as one unit (:func:`hsimin.io.output_group`), ``metrics.json`` last: a run that failed while writing
+    (a full disk) leaves none of them, and a folder with ``metrics.json`` holds a complete run."""
+    from ..io.atomic import output_group  # noqa: PLC0415
+
+    with output_group():
+        return _write_outputs(result, out_dir, overwrite=overwrite, geotiff=geotiff, negatives_shown=negatives_shown)
+
+
+def _write_outputs(result: ProspectResult, out_dir, *, overwrite: bool, geotiff: bool,
+                   negatives_shown: tuple | None) -> list[Path]:
     from ..io.raster import (prepare_output_folder, save_figure, write_geotiff, write_json,  # noqa: PLC0415
                              write_raster_h5, write_sites_csv)
     from . import plots  # noqa: PLC0415
@@ -508,7 +522,6 @@ def write_outputs(result: ProspectResult, out_dir: str | os.PathLike, *, overwri
     metrics = {m: {"auc_mean": e["auc_mean"], "auc_std": e["auc_std"], "auc_pooled": e["auc_pooled"],
                    "folds": e["folds"], "pretrained": e["pretrained"], "train_seconds": e["train_seconds"]}
                for m, e in r.metrics.items()}
-    written.append(write_json(metrics, out / "metrics.json", overwrite=overwrite))
     written.append(write_json(r.summary(), out / "summary.json", overwrite=overwrite))
     grid = r.layers.raster
     cls_attrs = {"-1": "outside", "0": "none", "1": "C", "2": "B", "3": "A"}
@@ -565,6 +578,7 @@ def write_outputs(result: ProspectResult, out_dir: str | os.PathLike, *, overwri
         for name in r.maps:
             suffix = "" if name == r.map_model else f"_{name}"
             written.append(write_geotiff(rasters[name], out / f"prospectivity{suffix}.tif", overwrite=overwrite))
+    written.append(write_json(metrics, out / "metrics.json", overwrite=overwrite))   # last: marks a complete run
     return written
 
 
@@ -637,14 +651,14 @@ def run_files(layer_paths: Sequence[str | os.PathLike], deposits: str | os.PathL
               progress: Progress | None = None) -> ProspectResult:
     """``hsimin prospect run``: read the inputs, run the workflow, write the outputs (plus GeoTIFF maps)."""
     config = config or ProspectConfig()
-    _check_out_dir(out_dir, overwrite)
-    layers, dep, neg, dep_ids, neg_ids = load_inputs(layer_paths, deposits, negatives, mask, faults,
-                                                     fault_rings=fault_rings, points=points)
-    if faults is not None and config.fault_layer is None:
-        config.fault_layer = "faults"
-    result = run_prospectivity(layers, dep, neg, config, deposit_ids=dep_ids, negative_ids=neg_ids,
-                               progress=progress)
-    write_outputs(result, out_dir, overwrite=overwrite, geotiff=True)
+    with _output_folder(out_dir, overwrite):
+        layers, dep, neg, dep_ids, neg_ids = load_inputs(layer_paths, deposits, negatives, mask, faults,
+                                                         fault_rings=fault_rings, points=points)
+        if faults is not None and config.fault_layer is None:
+            config.fault_layer = "faults"
+        result = run_prospectivity(layers, dep, neg, config, deposit_ids=dep_ids, negative_ids=neg_ids,
+                                   progress=progress)
+        write_outputs(result, out_dir, overwrite=overwrite, geotiff=True)
     return result
 
 
@@ -667,16 +681,25 @@ def run_demo(out_dir: str | os.PathLike, *, config: ProspectConfig | None = None
     from .data import load_demo  # noqa: PLC0415
 
     config = config or demo_config()
-    _check_out_dir(out_dir, overwrite)
-    layers, dep, neg = load_demo()
-    result = run_prospectivity(layers, (dep["x"], dep["y"]), None if kmeans_negatives else (neg["x"], neg["y"]),
-                               config, deposit_ids=dep["id"], negative_ids=None if kmeans_negatives else neg["id"],
-                               progress=progress)
-    write_outputs(result, out_dir, overwrite=overwrite)
+    with _output_folder(out_dir, overwrite):
+        layers, dep, neg = load_demo()
+        result = run_prospectivity(layers, (dep["x"], dep["y"]), None if kmeans_negatives else (neg["x"], neg["y"]),
+                                   config, deposit_ids=dep["id"], negative_ids=None if kmeans_negatives else neg["id"],
+                                   progress=progress)
+        write_outputs(result, out_dir, overwrite=overwrite)
     return result
 
 
-def _check_out_dir(out_dir, overwrite: bool) -> None:
+@contextlib.contextmanager
+def _output_folder(out_dir, overwrite: bool):
+    """Check the output folder before the work (it can be written, a file can be created in it, it holds no
+    earlier results unless ``overwrite``), create it, and lock it for the run: a read-only folder fails in a second
+    instead of after the training, and a second run on the same folder fails at once instead of interleaving."""
+    from ..io.atomic import check_output_folder  # noqa: PLC0415
+    from ..io.locks import FolderLock  # noqa: PLC0415
     from ..io.raster import prepare_output_folder  # noqa: PLC0415
 
     prepare_output_folder(out_dir, OUTPUT_FILES, overwrite=overwrite, create=False)
+    out = check_output_folder(out_dir, create=True)
+    with FolderLock(out, "hsimin prospect"):
+        yield out

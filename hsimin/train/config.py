@@ -527,9 +527,10 @@ def load_config(path: str | os.PathLike) -> TrainConfig:
         import tomllib
     except ModuleNotFoundError:                  # Python 3.10
         import tomli as tomllib
+    from ..io.files import read_text_file
+    text = read_text_file(p, what="the config", max_bytes=4 * 2**20, error=ConfigError)   # no FIFO, no device
     try:
-        with open(p, "rb") as fh:
-            raw = tomllib.load(fh)
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=p) from None
     try:

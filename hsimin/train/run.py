@@ -301,12 +301,15 @@ def _progress(cfg: TrainConfig, override: bool | None) -> bool | None:
 
 
 def _prepare_dir(path: Path, overwrite: bool) -> Path:
+    """Check the run folder before any training: not a file, empty unless ``overwrite``, and writable (a file can be
+    created in it: a read-only folder fails now, not after the training); created if missing."""
+    from ..io.atomic import check_output_folder
     if path.exists() and not path.is_dir():
         raise OutputExistsError("the run folder path is a file; give a folder", path=path)
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise OutputExistsError("the run folder exists and is not empty; pass --overwrite (output.overwrite = true) "
                                 "or choose another folder", path=path)
-    path.mkdir(parents=True, exist_ok=True)
+    check_output_folder(path, create=True)
     return path
 
 
@@ -328,7 +331,13 @@ def run_training(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, *, 
 
 
 def _run(cfg: TrainConfig, run_dir, overwrite, progress, say) -> RunResult:
+    from ..io.locks import FolderLock
     out = _prepare_dir(Path(run_dir or cfg.output.dir), cfg.output.overwrite if overwrite is None else overwrite)
+    with FolderLock(out, "hsimin train"):       # two trainings into one run folder would mix their files
+        return _train(cfg, out, progress, say)
+
+
+def _train(cfg: TrainConfig, out: Path, progress, say) -> RunResult:
     seed_everything(cfg.seed)
     wl_grid, fwhm_grid = _grid(cfg)
     lib_sets = _library_sets(cfg, wl_grid, fwhm_grid)

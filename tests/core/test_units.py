@@ -41,3 +41,13 @@ def test_check_wavelengths_count_and_order():
         check_wavelengths([1.0, 3.0, 2.0])
     with pytest.raises(WavelengthError, match="NaN"):
         check_wavelengths([1.0, np.nan])
+
+
+def test_a_table_of_wavelengths_is_refused_for_its_shape():
+    """A (270, 3) wavelength array was reported as 'wavelengths repeat'."""
+    import numpy as np
+    import pytest
+
+    from hsimin.core import WavelengthError, sort_order
+    with pytest.raises(WavelengthError, match=r"shape \(270, 3\)"):
+        sort_order(np.tile(np.linspace(1000, 2500, 270)[:, None], (1, 3)))

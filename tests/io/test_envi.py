@@ -455,3 +455,76 @@ def test_header_values_cannot_break_the_header(tmp_path, rng):
     assert back.shape == cube.shape
     assert back.meta.hole_id == "DH 1 bands = 3" and back.meta.sensor == "a b"
     assert back.meta.attrs["description"] == "multi line desc"
+
+
+# --------------------------------------------------------------------------------------------- faults (issue 14)
+
+import subprocess
+import sys
+
+
+@pytest.mark.timeout(60)
+def test_an_unclosed_brace_over_a_huge_header_is_refused_in_linear_time():
+    """640 000 short lines after `junk = {` took 83 s (each new line re-scanned the whole value for '}'). The cap is
+    60 s, about 100 times what the linear parser needs; the old parser needs more than it."""
+    text = "ENVI\nsamples = 2\nlines = 2\njunk = {\n" + "x\n" * 640_000
+    with pytest.raises(HeaderError, match="`junk` opens '\\{' on line 4 and never closes it"):
+        parse_envi_header(text, "h.hdr")
+
+
+@pytest.mark.timeout(60)
+def test_a_valid_braced_value_of_400_000_lines_is_read_whole():
+    h = parse_envi_header("ENVI\ncomment = {\n" + "y,\n" * 400_000 + "}\nbands = 3\n")
+    assert h.fields["comment"].count("y,") == 400_000 and h.get_int("bands") == 3
+
+
+def test_header_that_is_not_a_regular_file_is_refused(tmp_path):
+    fifo = tmp_path / "tray.hdr"
+    os.mkfifo(fifo)
+    with pytest.raises(HeaderError, match="not a regular file"):
+        envi_mod.read_envi_header(fifo)
+
+
+def _cube_for(rng, interleave_name="x"):
+    data = rng.uniform(0.1, 0.9, (6, 5, 4)).astype(np.float32)
+    return Cube(data, np.array([1000.0, 1100.0, 1200.0, 1300.0]), meta=ScanMeta(tray_id=interleave_name))
+
+
+def test_overwrite_killed_between_renames_never_pairs_new_data_with_the_old_header(tmp_path, rng):
+    """A real SIGKILL between the data and header renames of an ENVI overwrite (BSQ -> BIL). Before: the new BIL
+    data sat beside the old BSQ header and the cube opened without error, scrambled. Now the old header is removed
+    first: the cube does not open at all (and a rerun writes it whole)."""
+    hdr = tmp_path / "c.hdr"
+    old = _cube_for(rng)
+    envi_mod.write_envi_cube(old, hdr, interleave="bsq")
+    code = f"""
+import os, signal, numpy as np
+from hsimin.core import Cube
+from hsimin.io import atomic, envi
+real, n = os.replace, []
+def replace(src, dst):
+    n.append(dst)
+    if len(n) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)      # the kill lands between the two renames
+    real(src, dst)
+atomic.os.replace = replace
+data = np.random.default_rng(1).uniform(0.1, 0.9, (6, 5, 4)).astype(np.float32)
+envi.write_envi_cube(Cube(data, np.array([1000.0, 1100.0, 1200.0, 1300.0])), {str(hdr)!r}, interleave="bil",
+                     overwrite=True)
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == -9, p.stderr
+    assert (tmp_path / "c.img").exists() and not hdr.exists()
+    with pytest.raises(FormatError):
+        open_cube(hdr)
+
+
+def test_envi_writer_checks_space_and_refuses_empty_cubes(tmp_path, rng, monkeypatch):
+    from hsimin.core import DiskFullError, InputError
+    from hsimin.io import atomic
+    with pytest.raises(InputError, match="empty"):
+        envi_mod.write_envi_cube(Cube(np.zeros((0, 3, 4), np.float32), np.arange(4) + 1000.0), tmp_path / "e.hdr")
+    monkeypatch.setattr(atomic, "_free_bytes", lambda folder: 100)
+    with pytest.raises(DiskFullError, match="needs about 480 bytes"):
+        envi_mod.write_envi_cube(_cube_for(rng), tmp_path / "c.hdr")
+    assert list(tmp_path.iterdir()) == []

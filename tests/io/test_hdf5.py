@@ -479,3 +479,169 @@ def test_bad_wavelengths_in_schema_file_is_header_error(tmp_path):
     with pytest.raises(HeaderError, match="repeat") as err:
         open_hdf5(path)
     assert err.value.path == str(path)
+
+
+# --------------------------------------------------------------------------- faults (issue 14)
+
+import errno
+import sys
+
+from hsimin.core import DiskFullError
+from hsimin.io import hdf5 as hdf5_mod
+
+
+class _FillingDisk:
+    """A file on a disk with ``room`` bytes left: writes beyond it fail with ENOSPC (fault injection)."""
+
+    def __init__(self, f, room: int):
+        self._f, self.room = f, room
+
+    def write(self, b):
+        n = memoryview(b).nbytes
+        if n > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= n
+        return self._f.write(b)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+def _fill_disk_after(monkeypatch, room):
+    real = hdf5_mod._GuardedFile.__init__
+
+    def init(self, path, mode):
+        real(self, path, mode)
+        self._f = _FillingDisk(self._f, room)
+
+    monkeypatch.setattr(hdf5_mod._GuardedFile, "__init__", init)
+
+
+@pytest.mark.parametrize("room", [0, 3000, 60_000, 250_000])
+@pytest.mark.parametrize("what", ["cube", "map"])
+def test_full_disk_is_one_clean_error_and_leaves_nothing(tmp_path, monkeypatch, what, room):
+    """A full disk crashed HDF5 (34 lines of 'Exception ignored', then SIGSEGV/SIGBUS). Now the first ENOSPC is one
+    DiskFullError naming the output, wherever it strikes (metadata, a data chunk, the close), and nothing is left."""
+    rng = np.random.default_rng(SEED + 40)
+    _fill_disk_after(monkeypatch, room)
+    out = tmp_path / "out.h5"
+    with pytest.raises(DiskFullError) as err:
+        if what == "cube":
+            write_cube_hdf5(_cube(rng, H=64, W=32, B=40), out, chunk_lines=4)
+        else:
+            write_map_hdf5(_map(rng, H=256, W=128), out)      # about 600 kB, scores and extras included
+    assert err.value.path == str(out) and "No space left on device" in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_full_disk_does_not_crash_the_interpreter(tmp_path):
+    """The crash came at interpreter exit (h5py freeing ids of a file that could not be flushed): run the write in a
+    fresh interpreter and require a clean exit, with nothing printed."""
+    code = f"""
+import errno, os, numpy as np
+from hsimin.core import Cube, DiskFullError
+from hsimin.io import hdf5
+real = hdf5._GuardedFile.__init__
+def init(self, path, mode):
+    real(self, path, mode)
+    f, room = self._f, [5000]
+    class Full:
+        def write(_, b):
+            n = memoryview(b).nbytes
+            if n > room[0]:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            room[0] -= n
+            return f.write(b)
+        def __getattr__(_, name):
+            return getattr(f, name)
+    self._f = Full()
+hdf5._GuardedFile.__init__ = init
+cube = Cube(np.random.default_rng(0).random((64, 32, 40), dtype=np.float32), np.linspace(1000, 2500, 40))
+try:
+    hdf5.write_cube_hdf5(cube, {str(tmp_path / 'c.h5')!r}, chunk_lines=4)
+except DiskFullError as exc:
+    print("refused:", exc)
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, (p.returncode, p.stderr[-2000:])
+    assert p.stderr == "" and p.stdout.startswith("refused:") and "No space left on device" in p.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_guard_spills_writes_after_the_error_and_reads_them_back(tmp_path):
+    """After the first failed write the guard keeps HDF5's writes in memory, and reads see them (HDF5 reads back
+    its own metadata before closing)."""
+    g = hdf5_mod._GuardedFile(tmp_path / "g.bin", "w+b")
+    g.write(b"abcd")
+    g._f = _FillingDisk(g._f, 0)
+    g.seek(2)
+    assert g.write(b"XYZW") == 4 and g.error is not None
+    g.seek(0)
+    buf = bytearray(8)
+    assert g.readinto(buf) == 6 and bytes(buf[:6]) == b"abXYZW"
+    with pytest.raises(DiskFullError):
+        g.check(tmp_path / "g.h5")
+    g.close()
+
+
+def test_not_enough_free_space_fails_before_writing(tmp_path, monkeypatch):
+    from hsimin.io import atomic
+    monkeypatch.setattr(atomic, "_free_bytes", lambda folder: 1000)
+    with pytest.raises(DiskFullError, match="needs about"):
+        write_cube_hdf5(_cube(np.random.default_rng(SEED)), tmp_path / "c.h5")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_non_numeric_depth_attribute_is_a_header_error(tmp_path):
+    """An HDF5 depth_from_m = 'abc' gave 'unexpected ValueError', exit 1."""
+    path = write_cube_hdf5(_cube(np.random.default_rng(SEED)), tmp_path / "c.h5")
+    with h5py.File(path, "r+") as f:
+        f["cube"].attrs["depth_from_m"] = "abc"
+    with pytest.raises(HeaderError, match="depth_from_m is 'abc', not a number") as err:
+        open_hdf5(path)
+    assert err.value.path == str(path)
+
+
+@pytest.mark.parametrize("schema", [True, False])
+def test_a_cube_without_pixels_is_refused_at_open_and_write(tmp_path, schema):
+    """A zero-line HDF5 cube crashed quicklook, and convert wrote 'lines = 0', which hsimin then refused."""
+    path = tmp_path / "empty.h5"
+    with h5py.File(path, "w") as f:
+        if schema:
+            f.attrs["hsimin_schema"] = 1
+            f.create_dataset("cube/data", shape=(0, 4, 5), dtype="f4")
+            f.create_dataset("cube/wavelengths", data=np.arange(5) + 1000.0)
+        else:
+            f.create_dataset("data", shape=(0, 4, 5), dtype="f4")
+            f.create_dataset("wavelengths", data=np.arange(5) + 1000.0)
+    with pytest.raises(FormatError, match="holds no pixels") as err:
+        open_hdf5(path)
+    assert err.value.path == str(path)
+    empty = Cube(np.zeros((0, 4, 5), np.float32), np.arange(5) + 1000.0)
+    with pytest.raises(InputError, match="empty"):
+        write_cube_hdf5(empty, tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_external_storage_outside_the_file_is_refused(tmp_path):
+    """HDF5 external storage may name any file (/etc/passwd was read as reflectance without a word)."""
+    raw = tmp_path / "elsewhere.bin"
+    np.arange(2 * 3 * 4, dtype="<f4").tofile(raw)
+    path = tmp_path / "ext.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", shape=(2, 3, 4), dtype="<f4", external=[(str(raw), 0, h5py.h5f.UNLIMITED)])
+        f.create_dataset("wavelengths", data=np.arange(4) + 1000.0)
+    with pytest.raises(FormatError, match="external files") as err:
+        open_hdf5(path)
+    assert str(raw) in str(err.value)
+
+
+def test_wavelengths_of_the_wrong_shape_are_named_as_such(tmp_path):
+    """A (270, 3) wavelength table was reported as 'wavelengths repeat'."""
+    path = tmp_path / "c.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["hsimin_schema"] = 1
+        f.create_dataset("cube/data", data=np.zeros((2, 2, 5), "f4"))
+        f.create_dataset("cube/wavelengths", data=np.ones((5, 3)) * np.arange(5)[:, None] + 1000.0)
+    with pytest.raises(HeaderError, match=r"shape \(5, 3\); want one wavelength per band"):
+        open_hdf5(path)

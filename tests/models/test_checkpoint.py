@@ -177,3 +177,75 @@ def test_model_hash_tracks_values_not_layout():
     assert model_hash(c) != model_hash(a)
     assert model_hash({"w": a["w"].double(), "b": a["b"]}) != model_hash(a)
     assert len(model_hash(a)) == 64
+
+
+# --------------------------------------------------------------------------------------------- hostile files (issue 14)
+
+import zipfile
+
+import hsimin.models.checkpoint as checkpoint_mod
+
+
+def _resave(path, edit):
+    raw = torch.load(path, weights_only=True)
+    edit(raw)
+    raw["sha256"] = model_hash(raw["state_dict"])     # a consistent file: the hash check alone would not catch it
+    torch.save(raw, path)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_at_load(saved, value):
+    """NaN weights gave exit 0, '14121 classified', every pixel class 0 with NaN confidence."""
+    def poison(raw):
+        name = next(k for k, v in raw["state_dict"].items() if v.is_floating_point())
+        raw["state_dict"][name].view(-1)[0] = value
+    _resave(saved, poison)
+    with pytest.raises(ModelError, match="NaN or infinite") as err:
+        load_model(saved)
+    assert err.value.path == str(saved)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda raw: raw.update(recipe="x"), "recipe is a str"),
+    (lambda raw: raw.update(class_names=["kaolinite\x00", "white_mica", "calcite"]), "control or bidi"),
+    (lambda raw: raw.update(class_names=["kaolinite", "\u202eetiroLhc", "calcite"]), "control or bidi"),
+    (lambda raw: raw.update(class_names=["kaolinite", "", "calcite"]), "non-empty text"),
+    (lambda raw: raw.update(class_names="abc"), "list of names"),
+])
+def test_malformed_metadata_is_a_model_error_not_an_unexpected_one(saved, edit, match):
+    """recipe='x' and class names holding NUL gave 'unexpected ...', exit 1."""
+    _resave(saved, edit)
+    with pytest.raises(ModelError, match=match) as err:
+        load_model(saved)
+    assert err.value.path == str(saved)
+
+
+def test_a_spec_asking_for_huge_layers_is_refused_before_allocating(saved, monkeypatch):
+    """widths 20000 allocated 1.6 GB before the shape check. The spec is now compared on torch's meta device: the
+    real build is never reached."""
+    _resave(saved, lambda raw: raw["spec"]["backbone"].update(widths=[20000, 20000]))
+
+    def no_real_build(spec, p):
+        raise AssertionError("the model was built for real before its shapes were checked")
+    monkeypatch.setattr(checkpoint_mod, "_build", no_real_build)
+    with pytest.raises(ModelError, match="do not fit the architecture") as err:
+        load_model(saved)
+    assert "in the spec" in str(err.value)
+
+
+def test_a_deflated_checkpoint_that_unpacks_far_beyond_its_size_is_refused(saved, tmp_path):
+    """A small deflated file can carry unbounded data in its unhashed extra (a decompression bomb)."""
+    bomb = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(saved) as src, zipfile.ZipFile(bomb, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item.filename))
+        info = zipfile.ZipInfo("model/data/bomb")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with dst.open(info, "w", force_zip64=True) as fh:
+            zero = bytes(2**20)
+            for _ in range(48):                       # 48 MiB of zeros, deflated to about 50 kB
+                fh.write(zero)
+    assert bomb.stat().st_size < 2**20
+    with pytest.raises(ModelError, match="unpack to .* bytes from a .*-byte file") as err:
+        load_model(bomb)
+    assert err.value.path == str(bomb)

@@ -235,3 +235,45 @@ def test_cuda_gives_the_cpu_answer(rng, pixel_model):
     gpu = predict_cube(cube, pixel_model, device="cuda")
     pixel_model.model.to("cpu")
     np.testing.assert_allclose(gpu.scores, cpu.scores, atol=1e-4)
+
+
+# ----------------------------------------------------------------------------------------------- faults (issue 14)
+
+class _Overflowing(torch.nn.Module):
+    """A model whose logits overflow to NaN for some inputs (feature ``j`` above ``cut``): a damaged or diverged
+    model that still has finite weights."""
+
+    def __init__(self, inner, j, cut):
+        super().__init__()
+        self.inner, self.j, self.cut = inner, j, cut
+        self.dense = getattr(inner, "dense", False)
+
+    def forward(self, x):
+        out = self.inner(x).clone()
+        out[x[:, self.j, 0, 0] > self.cut] = float("nan")
+        return out
+
+
+def test_non_finite_model_outputs_leave_pixels_unclassified_and_counted(rng, pixel_model):
+    """A model giving NaN used to map every such pixel to class 0 with NaN confidence, exit 0."""
+    cube = _cube(rng, 6, 7)
+    plan = input_plan(cube, pixel_model)
+    feats = plan.apply(np.asarray(cube.data).reshape(-1, WL.size))
+    j = feats.shape[1] // 2
+    cut = float(np.median(feats[:, j]))
+    bad = (feats[:, j] > cut).reshape(6, 7)
+    broken = dataclasses.replace(pixel_model, model=_Overflowing(pixel_model.model, j, cut))
+    mm = predict_cube(cube, broken, batch_size=8)
+    assert bad.any() and (~bad).any()
+    assert (mm.labels[bad] == -1).all() and (mm.confidence[bad] == 0).all() and np.isnan(mm.scores[bad]).all()
+    assert (mm.labels[~bad] >= 0).all() and np.isfinite(mm.confidence[~bad]).all()
+    assert mm.provenance["pixels_nonfinite"] == int(bad.sum())
+    assert mm.provenance["pixels_classified"] == int((~bad).sum())
+
+
+def test_maps_that_cannot_fit_in_memory_are_refused_before_the_work(rng, pixel_model, monkeypatch):
+    import hsimin.core.blocks as blocks
+    from hsimin.core import InputError
+    monkeypatch.setattr(blocks, "available_memory", lambda: 10_000)
+    with pytest.raises(InputError, match="needs about .* GB of memory for its output maps"):
+        predict_cube(_cube(rng, 40, 30), pixel_model)

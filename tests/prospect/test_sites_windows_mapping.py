@@ -132,3 +132,64 @@ def test_random_cells_respects_mask_and_exclusion():
     ex[2, 2] = True
     r, c = random_cells(m, 100, np.random.default_rng(0), exclude=ex)
     assert len(r) == 8 and m[r, c].all() and not ((r == 2) & (c == 2)).any()
+
+
+# -------------------------------------------------------------------------------------- CV for few sites (issue 14)
+
+from hsimin.prospect.windows import PURGES, choose_blocked_folds  # noqa: E402
+
+# Ten deposits and ten negatives as the shared Li-belt grid has them (row, col on the 4 km grid): the deposits
+# cluster in the north-east, as deposits do.
+FEW_ROWS = np.array([22, 23, 23, 24, 31, 31, 31, 51, 56, 56, 29, 30, 38, 39, 44, 49, 60, 61, 72, 75])
+FEW_COLS = np.array([104, 103, 104, 102, 102, 103, 99, 123, 94, 93, 120, 113, 124, 108, 83, 106, 107, 69, 96, 48])
+FEW_LABELS = np.array([1] * 10 + [0] * 10)
+
+
+def _honest(folds, labels, rows, cols, gap):
+    for f in folds:
+        assert set(labels[f.test]) == {0, 1} and set(labels[f.train]) == {0, 1}
+        d = np.maximum(np.abs(rows[f.train][:, None] - rows[f.test][None]),
+                       np.abs(cols[f.train][:, None] - cols[f.test][None]))
+        assert d.min() > gap                      # no training site within the purge distance of a test site
+    tested = np.concatenate([f.test for f in folds])
+    assert np.array_equal(np.sort(tested), np.arange(labels.size))       # blocked: every site tested once
+
+
+def test_the_default_cv_adapts_to_ten_deposits_and_says_so():
+    """10 deposits and 10 negatives stopped `prospect run` at its defaults ('group_kfold needs 2 <= n_splits <=
+    number of groups (3), got 5'). The search keeps a blocked split: fewer folds, smaller blocks, and last the purge
+    that only keeps test sites out of training windows."""
+    for k in (8, 16, 32):
+        with pytest.raises(InputError):                                    # what the default did before
+            blocked_folds(FEW_ROWS, FEW_COLS, FEW_LABELS, k, 5, None, shape=(163, 141))
+        folds, cv = choose_blocked_folds(FEW_ROWS, FEW_COLS, FEW_LABELS, k, shape=(163, 141))
+        assert cv.adjusted and 2 <= cv.folds < 5 and len(folds) == cv.folds
+        _honest(folds, FEW_LABELS, FEW_ROWS, FEW_COLS, k - 1 if cv.purge == "windows" else k // 2)
+        text = cv.describe()
+        assert f"{cv.folds}-fold" in text and f"blocks of {cv.block_size} cells" in text and PURGES[cv.purge] in text
+        assert "10 deposit and 10 negative" in text and cv.to_dict()["adjusted"] is True
+    _, cv16 = choose_blocked_folds(FEW_ROWS, FEW_COLS, FEW_LABELS, 16, shape=(163, 141))
+    assert cv16.purge == "windows"                                         # the strict purge while it is possible
+
+
+def test_a_default_that_fits_is_kept_unchanged(area):
+    raster, dep, neg = area
+    s = make_sites(raster, dep, neg)
+    folds, cv = choose_blocked_folds(s.rows, s.cols, s.labels, 6, 3, 12, seed=0, shape=raster.shape)
+    plain = blocked_folds(s.rows, s.cols, s.labels, 6, n_folds=3, block_size=12, seed=0, shape=raster.shape)
+    assert [f.test.tolist() for f in folds] == [f.test.tolist() for f in plain]
+    assert (cv.folds, cv.block_size, cv.purge, cv.seed) == (3, 12, "windows", 0)
+
+
+def test_values_given_are_kept_and_an_impossible_one_names_what_would_work():
+    with pytest.raises(InputError, match="5 folds.*; these sites allow --folds 3 --block-size 32"):
+        choose_blocked_folds(FEW_ROWS, FEW_COLS, FEW_LABELS, 16, n_folds=5, block_size=32, shape=(163, 141))
+    folds, cv = choose_blocked_folds(FEW_ROWS, FEW_COLS, FEW_LABELS, 16, n_folds=3, shape=(163, 141))
+    assert cv.folds == 3 and cv.purge == "windows"
+
+
+def test_no_honest_split_is_refused_clearly_never_random():
+    """Windows as large as the whole site cloud leave no blocked split: refused, saying a random split is not an
+    option."""
+    with pytest.raises(InputError, match="no spatially blocked split of 10 deposit and 10 negative sites.*random"):
+        choose_blocked_folds(FEW_ROWS, FEW_COLS, FEW_LABELS, 60, shape=(163, 141))

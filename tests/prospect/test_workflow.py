@@ -148,3 +148,74 @@ def test_numpy_side_of_prospect_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+# ----------------------------------------------------------------------------------------------- faults (issue 14)
+
+def test_the_bare_defaults_pick_a_feasible_blocked_cv_and_report_it():
+    """A district's site count failed at the defaults ('a spatially blocked fold has no positive or no negative
+    test site'). Windows as wide as a quarter of the area, 10 deposits, 10 negatives, no --folds/--block-size."""
+    from .conftest import synthetic_area
+    raster, dep, neg = synthetic_area(0)
+    messages = []
+    cfg = _config(window=16, folds=None, block_size=None, models=("random_forest",), attribution="none")
+    r = run_prospectivity(raster, dep, neg, cfg, progress=messages.append)
+    assert r.cv is not None and len(r.folds) == r.cv.folds and np.isfinite(r.metrics["random_forest"]["auc_mean"])
+    assert any(m == r.cv.describe() for m in messages)
+    s = r.summary()
+    assert s["cv"]["folds"] == r.cv.folds and s["cv"]["block_size"] == r.cv.block_size
+    assert s["cv"]["requested_folds"] is None and s["cv"]["adjusted"] == r.cv.adjusted
+
+
+def test_run_files_checks_the_output_folder_before_reading_anything(tmp_path, monkeypatch):
+    """prospect run found an unwritable output only after its work; prospect demo was still training after 120 s."""
+    import errno
+    import os
+
+    from hsimin.io import atomic
+    import hsimin.prospect.workflow as wf
+    monkeypatch.setattr(wf, "load_inputs", lambda *a, **k: pytest.fail("inputs were read before the check"))
+    monkeypatch.setattr(wf, "run_prospectivity", lambda *a, **k: pytest.fail("the work started before the check"))
+
+    def refuse(*a, **k):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
+    for call in (lambda: wf.run_files(["a.tif"], "d.csv", tmp_path / "p"),
+                 lambda: wf.run_demo(tmp_path / "p")):
+        with pytest.raises(OutputError, match="Read-only file system") as err:
+            call()
+        assert err.value.path == str(tmp_path)
+
+
+def test_a_prospect_run_on_a_folder_in_use_is_refused(tmp_path, monkeypatch):
+    from hsimin.core import OutputInUseError
+    from hsimin.io.locks import FolderLock
+    import hsimin.prospect.workflow as wf
+    monkeypatch.setattr(wf, "load_inputs", lambda *a, **k: pytest.fail("inputs were read"))
+    out = tmp_path / "p"
+    out.mkdir()
+    with FolderLock(out, "hsimin prospect"):
+        with pytest.raises(OutputInUseError):
+            wf.run_files(["a.tif"], "d.csv", out)
+
+
+def test_outputs_are_committed_together_metrics_last(result, tmp_path, monkeypatch):
+    """A failure while writing (a full disk at the fourth figure) leaves none of the outputs."""
+    from hsimin.core import DiskFullError
+    from hsimin.io import raster as raster_io
+    real = raster_io.save_figure
+    n = [0]
+
+    def filling(fig, path, **kw):
+        n[0] += 1
+        if n[0] == 4:
+            raise DiskFullError("cannot write the output (No space left on device)", path=path)
+        return real(fig, path, **kw)
+    monkeypatch.setattr(raster_io, "save_figure", filling)
+    out = tmp_path / "out"
+    with pytest.raises(DiskFullError):
+        write_outputs(result, out)
+    assert sorted(p.name for p in out.iterdir()) == []
+    monkeypatch.setattr(raster_io, "save_figure", real)
+    written = write_outputs(result, out)
+    assert written[-1].name == "metrics.json"

@@ -124,3 +124,28 @@ def test_cli_train(tmp_path, trays, capsys):
     assert main(["train", str(bad), "-o", str(tmp_path / "out2")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "optim.lrr" in err and err.startswith("hsimin: error:")
+
+
+def test_an_unwritable_or_busy_run_folder_fails_before_training(tmp_path, trays, monkeypatch):
+    """Output folders are checked before the work (issue 14), and a run folder in use is locked."""
+    import errno
+    import os
+
+    import hsimin.train.run as run_mod
+    from hsimin.core import OutputError, OutputInUseError
+    from hsimin.io import atomic
+    from hsimin.io.locks import FolderLock
+    cfg = parse_config(_config(trays[:1]), tmp_path)
+    monkeypatch.setattr(run_mod, "seed_everything", lambda *a: pytest.fail("training started before the check"))
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    with FolderLock(busy, "hsimin train"):
+        with pytest.raises(OutputInUseError):
+            run_training(cfg, busy, overwrite=True)
+
+    def refuse(*a, **k):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
+    with pytest.raises(OutputError, match="Read-only file system"):
+        run_training(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
