@@ -184,8 +184,15 @@ def resolve_classifier(config: BatchConfig) -> BatchConfig:
     ids = [config.library] + (["usgs_artefacts"] if config.artefacts and config.library != "usgs_artefacts" else [])
     files = _library_files(ids)
     library = config.library if config.library in LIBRARY_FILES else str(Path(config.library).expanduser().resolve())
-    params = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
-              for k, v in make_identifier(config.method).get_params().items() if k != "wavelengths"}
+    if config.method == "unmix":
+        from ..classical.swir import SpectralUnmixer
+        import inspect
+        params = {k: v.default for k, v in inspect.signature(SpectralUnmixer.__init__).parameters.items()
+                  if v.default is not inspect.Parameter.empty and isinstance(v.default, (int, float, str, bool))}
+        files += _library_files(["usgs_supplement"]) if config.library == "usgs_splib07" else []
+    else:
+        params = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
+                  for k, v in make_identifier(config.method).get_params().items() if k != "wavelengths"}
     ident = {"kind": "library", "library": config.library, "method": config.method, "params": params,
              "files": files, "artefacts": config.artefacts}
     return dataclasses.replace(config, library=library, classifier_id=ident)

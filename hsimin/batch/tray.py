@@ -121,7 +121,7 @@ class BatchConfig:
 
     model: str | None = None
     library: str | None = None
-    method: str = "sam"
+    method: str = "unmix"
     artefacts: bool = True
     top_k: int = 3
     recipe: dict | None = None
@@ -142,9 +142,12 @@ class BatchConfig:
             raise ConfigError("give either a model (--model) or a spectral library (--library), not both")
         if self.model is not None and self.recipe is not None:
             raise ConfigError("a model carries its own preprocessing recipe; --recipe applies to --library only")
-        from ..classical.defaults import IDENTIFY_METHOD_NAMES
-        if self.library is not None and self.method not in IDENTIFY_METHOD_NAMES:
-            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(IDENTIFY_METHOD_NAMES)}")
+        from ..classical.defaults import METHOD_NAMES
+        if self.library is not None and self.method not in METHOD_NAMES:
+            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(METHOD_NAMES)}")
+        if self.method == "unmix" and self.recipe is not None:
+            raise ConfigError("--method unmix does its own preprocessing (common resolution, continuum removal); "
+                              "--recipe applies to sam, sid, match and mixture")
         from .depth import GAP_MODES, ORDERS
         if self.gaps not in GAP_MODES:
             raise ConfigError(f"gaps must be one of {', '.join(GAP_MODES)}, got {self.gaps!r}")
@@ -314,6 +317,26 @@ def _bands_key(*arrays) -> str:
     return h.hexdigest()
 
 
+class _InterpretationClassifier:
+    """The interpretation workflow (:mod:`hsimin.classical.interpretation`, ``method='unmix'``), built once for a
+    band set; classifies block cubes pixel by pixel (``fused``). Its answers include the tray artefacts, aspectral and
+    unknown, so it needs no separate screen."""
+
+    fused = True
+    screen = None
+
+    def __init__(self, config: BatchConfig, wavelengths, fwhm, bad_bands):
+        from ..classical.interpretation import build_interpreter
+        self.config = config
+        self.interpreter = build_interpreter(wavelengths, fwhm, bad_bands, ranges=("swir",), library=config.library,
+                                             artefacts=config.artefacts, features=False)
+
+    def classify(self, cube: Cube) -> MineralMap:
+        from ..classical.interpretation import interpret_cube
+        mm = interpret_cube(cube, interpreter=self.interpreter).maps["swir"]
+        return dataclasses.replace(mm, table=None)
+
+
 class _LibraryClassifier:
     """A library matcher fitted once for a band set; classifies block cubes (pixel by pixel: ``fused``). Tray
     artefacts are among its classes (``artefacts``), so it needs no separate screen."""
@@ -418,8 +441,12 @@ def _classifier(config: BatchConfig, cube: Cube):
     with _CACHE_LOCK:
         clf = _CACHE.get(key)
         if clf is None:
-            clf = _ModelClassifier(config, cube) if config.model is not None else \
-                _LibraryClassifier(config, cube.wavelengths, cube.fwhm, cube.bad_bands)
+            if config.model is not None:
+                clf = _ModelClassifier(config, cube)
+            elif config.method == "unmix":
+                clf = _InterpretationClassifier(config, cube.wavelengths, cube.fwhm, cube.bad_bands)
+            else:
+                clf = _LibraryClassifier(config, cube.wavelengths, cube.fwhm, cube.bad_bands)
             if len(_CACHE) > 8:
                 _CACHE.clear()
             _CACHE[key] = clf

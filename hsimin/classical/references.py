@@ -12,7 +12,10 @@ alunite, jarosite), tourmaline, topaz, prehnite, the Al hydroxides, opal, palygo
 without a SWIR feature (quartz, feldspar, garnet, pyroxene, iron oxides) are not SWIR answers: a spectrum of them
 is *aspectral* in the SWIR, and the iron oxides are the VNIR's answer (:mod:`hsimin.classical.vnir`). Rare or
 ambiguous references (cookeite, vermiculite, glauconite, lepidolite...) are left out of the default set because
-each extra reference is one more way to misname a common mineral; ``minerals="all"`` takes every SWIR-active
+each extra reference is one more way to misname a common mineral. Halloysite and illite-smectite are left out
+too: once molecular water is discounted (as it must be, since it varies with how wet the core is) halloysite's
+SWIR features are those of poorly crystalline kaolinite, and illite-smectite's those of white mica or smectite,
+so they would split one answer into two that the spectrum cannot tell apart (both stay in their groups); ``minerals="all"`` takes every SWIR-active
 mineral of the library, and a list names exactly which.
 
 The spectra: USGS splib07 (``usgs_splib07``, mixtures excluded) on its 1 nm grid, the magnesite of
@@ -32,7 +35,7 @@ from ..core.types import SpectralLibrary
 __all__ = ["CORE_SWIR_MINERALS", "SWIR_ARTEFACTS", "reference_library"]
 
 CORE_SWIR_MINERALS = (
-    "kaolinite", "dickite", "halloysite", "nacrite", "white_mica", "smectite", "nontronite", "illite_smectite",
+    "kaolinite", "dickite", "nacrite", "white_mica", "smectite", "nontronite",
     "chlorite", "biotite", "epidote", "amphibole", "serpentine", "talc", "pyrophyllite", "calcite", "dolomite",
     "siderite", "ankerite", "magnesite", "gypsum", "alunite", "jarosite", "tourmaline", "topaz", "prehnite",
     "gibbsite", "diaspore", "opal", "palygorskite", "brucite",

@@ -33,7 +33,7 @@ DEFAULT_LIBRARY = "usgs_splib07"
 
 def register(subparsers) -> None:
     from ..classical.features import DEFAULT_WINDOWS, windows_to_spec
-    from ..classical.defaults import IDENTIFY_METHOD_NAMES
+    from ..classical.defaults import DEFAULT_METHOD, METHOD_NAMES
 
     p = subparsers.add_parser("batch", help=BATCH_HELP, description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,8 +46,10 @@ def register(subparsers) -> None:
                      help="identify against a spectral library instead: a bundled id (usgs_splib07) or a file "
                           f"(with neither option: --library {DEFAULT_LIBRARY})")
     g = p.add_argument_group("classification")
-    g.add_argument("--method", default="sam", choices=sorted(IDENTIFY_METHOD_NAMES),
-                   help="matching method with --library (default: sam)")
+    g.add_argument("--method", default=DEFAULT_METHOD, choices=METHOD_NAMES,
+                   help="identification with --library: unmix, the interpretation workflow of 'hsimin identify' "
+                        "(SWIR minerals with weights, aspectral, unknown, tray artefacts; default), or a whole-"
+                        "spectrum matcher (sam, sid, match, mixture)")
     g.add_argument("--top-k", type=int, default=3, metavar="K", help="best classes kept per pixel (default: 3)")
     g.add_argument("--no-artefacts", dest="artefacts", action="store_false",
                    help="do not recognise tray artefacts (plastic, wood, cardboard, metal) from the usgs_artefacts "

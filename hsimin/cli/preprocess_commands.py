@@ -33,7 +33,7 @@ def _depth(text: str) -> float:
 
 def register(subparsers) -> None:
     from ..classical.features import DEFAULT_WINDOWS, windows_to_spec
-    from ..classical.defaults import DEFAULT_FIT_RANGE_NM, IDENTIFY_METHOD_NAMES
+    from ..classical.defaults import DEFAULT_FIT_RANGE_NM, DEFAULT_METHOD, METHOD_NAMES
 
     p = subparsers.add_parser(
         "features", help=FEATURES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -55,33 +55,44 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_features)
 
     q = subparsers.add_parser(
-        "identify", help=IDENTIFY_HELP,
-        description=(
-            "Match every pixel against a spectral library resampled to the cube's bands (by default only the "
-            "spectra of the minerals in hsimin's curated SWIR vocabulary, mixtures excluded) and write a mineral "
-            "map: labels in the library's mineral vocabulary, the top-K classes and their similarity, a "
-            "confidence in [0, 1] and, for --method mixture, the second mineral, both fractions and the error "
-            "of fit. Pixels that match nothing (or show no absorption feature, for match and mixture) are "
-            "left unclassified. The format follows MAP's extension: .h5 (everything), .hdr (ENVI "
-            "Classification) or .png (colour map with legend)."))
-    q.add_argument("input", metavar="IN", help="a cube: ENVI header (.hdr), HDF5 file or Specim scan folder")
+        "identify", help=IDENTIFY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            "Interpret every pixel (or every spectrum of a TSG package) and write a mineral map. The default "
+            "method, unmix, answers as TSA does: the SWIR Min1 and Min2 with weights and an error of fit, decided by "
+            "the diagnostic SWIR features (water and broad slopes projected out); 'aspectral' when no diagnostic "
+            "feature is deep enough for the pixel's noise; 'unknown' when the features are not explained by the "
+            "references; tray artefacts (wood, plastic, cardboard) as answers of their own; the VNIR Min1 "
+            "(goethite, hematite, jarosite..., or aspectral) when the cube has VNIR bands; and the 1900 nm water "
+            "depth and the 2200/2250/2330 nm feature scalars. MAP.h5 holds all of it: /maps/mineral (the --range "
+            "answer, what hsimin.open_map reads), /maps/vnir or /maps/swir (the other range), and /features "
+            "(see docs/formats.md). .hdr (ENVI Classification) or .png (colour map) hold the --range answer only. "
+            "The older methods (sam, sid, match, mixture) match whole spectra against a library.", 78))
+    q.add_argument("input", metavar="IN", help="a cube: ENVI header (.hdr), HDF5 file, Specim scan folder or TSG "
+                                               "package (.tsg or its folder)")
     q.add_argument("-o", "--output", required=True, metavar="MAP", help="the map to write: .h5, .hdr or .png")
+    q.add_argument("--method", default=DEFAULT_METHOD, choices=METHOD_NAMES,
+                   help="unmix: the interpretation workflow (default); sam: spectral angle; sid: spectral "
+                        "information divergence; match: continuum-removed feature matching in the diagnostic "
+                        "windows; mixture: best fit of one or two library minerals")
+    q.add_argument("--range", default="swir", choices=("swir", "vnir"), type=str.lower,
+                   help="unmix: which answer the map is: swir (default) or vnir (the ferric-iron mineral)")
     q.add_argument("--library", default="usgs_splib07", metavar="ID",
-                   help="a bundled library id (usgs_splib07, usgs_artefacts) or a library file (.h5, .sli, .csv) "
+                   help="a bundled library id (usgs_splib07) or a library file (.h5, .sli, .csv) "
                         "(default: %(default)s)")
-    q.add_argument("--method", default="sam", choices=sorted(IDENTIFY_METHOD_NAMES),
-                   help="sam: spectral angle; sid: spectral information divergence; match: continuum-removed "
-                        "feature matching in the diagnostic windows; mixture: best fit of one or two library "
-                        "minerals (non-negative least squares on continuum-removed spectra) (default: %(default)s)")
-    q.add_argument("--top-k", type=int, default=3, metavar="K", help="number of best classes kept per pixel (default: %(default)s)")
-    q.add_argument("--fit-range", default=f"{DEFAULT_FIT_RANGE_NM[0]:g}-{DEFAULT_FIT_RANGE_NM[1]:g}",
-                   metavar="LO-HI", help="wavelength range (nm) of the bands used (default: %(default)s)")
-    q.add_argument("--minerals", choices=("curated", "all"), default="curated",
-                   help="curated: only library spectra of minerals in hsimin's curated SWIR vocabulary (white mica, "
-                        "kaolinite, chlorite, carbonates, sulfates...; hsimin.core.vocabulary); all: every "
-                        "spectrum of the library, whatever its mineral name (default: %(default)s)")
+    q.add_argument("--minerals", choices=("core", "curated", "all"), default="core",
+                   help="unmix: core (default): the minerals core logging reports (hsimin.classical.references); "
+                        "all: every SWIR-active mineral of the library. sam/sid/match/mixture: core or curated: "
+                        "minerals of hsimin's curated vocabulary; all: every spectrum of the library")
+    q.add_argument("--no-artefacts", dest="artefacts", action="store_false",
+                   help="unmix: leave the tray artefacts (wood, plastic, cardboard) out of the references")
+    q.add_argument("--top-k", type=int, default=3, metavar="K",
+                   help="sam/sid/match/mixture: number of best classes kept per pixel (default: %(default)s)")
+    q.add_argument("--fit-range", default=None, metavar="LO-HI",
+                   help="sam/sid/match/mixture: wavelength range (nm) of the bands used (default: "
+                        f"{DEFAULT_FIT_RANGE_NM[0]:g}-{DEFAULT_FIT_RANGE_NM[1]:g}); unmix uses the SWIR and VNIR "
+                        "ranges of hsimin.classical.swir/vnir")
     q.add_argument("--include-mixtures", action="store_true",
-                   help="keep library spectra of mixtures and coated samples")
+                   help="sam/sid/match/mixture: keep library spectra of mixtures and coated samples")
     q.add_argument("--overwrite", action="store_true", help="replace MAP if it exists")
     q.set_defaults(func=run_identify)
 
@@ -152,17 +163,25 @@ def run_identify(args) -> int:
 
     if args.top_k < 1:
         raise InputError(f"--top-k must be >= 1, got {args.top_k}")
-    fit_range = _parse_range(args.fit_range)
+    if args.method == "unmix" and (args.fit_range is not None or args.include_mixtures):
+        raise InputError("--fit-range and --include-mixtures apply to sam, sid, match and mixture; --method unmix "
+                         "decides from the diagnostic SWIR and VNIR ranges itself")
+    from ..classical.defaults import DEFAULT_FIT_RANGE_NM
+    fit_range = _parse_range(args.fit_range) if args.fit_range is not None else DEFAULT_FIT_RANGE_NM
     fmt = output_format(args.output)
     out = Path(args.output)
     check_not_input([out] + ([out.with_suffix(".img")] if fmt == "envi" else []), source_files(args.input))
     check_output_path(args.output, overwrite=args.overwrite)
     cube = open_cube(args.input)
+    if args.method == "unmix":
+        return _run_unmix(args, cube, fmt)
+    if args.range != "swir":
+        raise InputError(f"--range {args.range} needs --method unmix (the library matchers give SWIR answers)")
     idx = select_bands(cube, fit_range)
     fwhm = None if cube.fwhm is None else cube.fwhm[idx]
     library = load_library(args.library, wavelengths=cube.wavelengths[idx], fwhm=fwhm,
                            include_mixtures=args.include_mixtures)
-    if args.minerals == "curated":
+    if args.minerals in ("core", "curated"):
         keep = np.array([is_known(m) for m in library.minerals], dtype=bool)
         if not keep.any():
             raise LibraryError(f"none of the minerals of library {args.library!r} is in hsimin's curated vocabulary; "
@@ -184,4 +203,37 @@ def run_identify(args) -> int:
            if counts[i]]
     print(f"wrote {args.output}: {args.method} against {len(library)} spectra of {args.library}; "
           f"{n_known} of {n_valid} valid pixels identified" + (f" ({', '.join(top)})" if top else ""))
+    return 0
+
+
+def _run_unmix(args, cube, fmt: str) -> int:
+    """``identify --method unmix``: the interpretation workflow, written as the map file wants."""
+    import numpy as np
+
+    from ..classical.interpretation import answers_summary, interpret_cube
+    from ..io import save_map
+    from ..io.hdf5 import write_hdf5
+    minerals = "core" if args.minerals in ("core", "curated") else "all"
+    cb, bar = _progress(f"identify (unmix, {args.range})")
+    try:
+        result = interpret_cube(cube, range=args.range, minerals=minerals, artefacts=args.artefacts,
+                                library=args.library, progress=cb)
+    finally:
+        if bar is not None:
+            bar.close()
+    primary = result.map
+    if fmt == "hdf5":
+        from ..classical.streaming import features_provenance
+        from ..classical.features import DEFAULT_WINDOWS
+        arrays = {"features": result.features} if result.features else {}
+        write_hdf5(args.output, maps=result.hdf5_maps(), arrays=arrays,
+                   arrays_attrs={"features": features_provenance(DEFAULT_WINDOWS, 0.02)} if arrays else None,
+                   overwrite=args.overwrite)
+    else:
+        save_map(primary, args.output, overwrite=args.overwrite)
+    n_valid = int(np.sum(primary.labels >= 0))
+    others = [k for k in result.maps if k != result.primary]
+    print(f"wrote {args.output}: {args.range.upper()} answers of {n_valid} pixels ({answers_summary(primary)})"
+          + ("; also " + " and ".join([f"{o.upper()} answers" for o in others] + ["feature scalars"][:bool(result.features)])
+             if fmt == "hdf5" and (others or result.features) else ""))
     return 0

@@ -107,7 +107,8 @@ def test_one_line_errors(cube_hdr, tmp_path, capsys):
         (("identify", tmp_path / "nope.hdr", "-o", tmp_path / "x.h5"), "nope.hdr"),
         (("identify", hdr, "-o", tmp_path / "x.tif"), "x.tif"),                   # unknown output format
         (("identify", hdr, "-o", tmp_path / "x.h5", "--library", "nolib"), "nolib"),
-        (("identify", hdr, "-o", tmp_path / "x.h5", "--fit-range", "400-900"), "bands"),
+        (("identify", hdr, "-o", tmp_path / "x.h5", "--method", "sam", "--fit-range", "400-900"), "bands"),
+        (("identify", hdr, "-o", tmp_path / "x.h5", "--fit-range", "1300-2400"), "--fit-range"),   # not for unmix
         (("features", hdr, "-o", tmp_path / "f.h5", "--windows", "f2200"), "f2200"),
         (("identify", hdr, "-o", tmp_path / "x.h5", "--method", "neural"), "neural"),
     ]
