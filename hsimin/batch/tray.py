@@ -345,47 +345,38 @@ class _LibraryClassifier:
     screen = None
 
     def __init__(self, config: BatchConfig, wavelengths, fwhm, bad_bands):
+        from ..classical.interpretation import library_matcher
         from ..classical.mapping import DEFAULT_FIT_RANGE_NM, make_identifier, prepare_library, select_bands
-        from ..core.types import SpectralLibrary
-        from ..io.libraries import load_library
+        from ..classical.references import reference_library
         from ..preprocess import Recipe
+        from ..preprocess.resample import resample_library
 
         self.config = config
         self.recipe = None if config.recipe is None else Recipe.from_dict(config.recipe)
+        self.source = f"{config.library} (hsimin.classical.references)"
+        if self.recipe is None:   # the same matcher hsimin identify and the napari widget use
+            self.estimator, _ = library_matcher(config.method, wavelengths, fwhm, bad_bands, library=config.library,
+                                                artefacts=config.artefacts)
+            self.n_references = int(self.estimator.n_references_)
+            return
+        # with a recipe: the same references, run through the recipe as the blocks will be
         wl = np.asarray(wavelengths, np.float64)
-        if self.recipe is not None:
-            b = self.recipe.output_bands(wl, fwhm, bad_bands)
-            out_wl, out_fwhm, out_bad = b.wavelengths, b.fwhm, b.bad_bands
-        else:
-            out_wl, out_fwhm, out_bad = wl, fwhm, bad_bands
-        probe = Cube(np.zeros((1, 1, out_wl.size), np.float32), out_wl, fwhm=out_fwhm, bad_bands=out_bad)
+        b = self.recipe.output_bands(wl, fwhm, bad_bands)
+        probe = Cube(np.zeros((1, 1, b.wavelengths.size), np.float32), b.wavelengths, fwhm=b.fwhm,
+                     bad_bands=b.bad_bands)
         idx = select_bands(probe, DEFAULT_FIT_RANGE_NM)
-        ids = [config.library] + (["usgs_artefacts"] if config.artefacts and config.library != "usgs_artefacts"
-                                  else [])
-        parts = []
-        for lib_id in ids:
-            if self.recipe is None:
-                lib = load_library(lib_id, wavelengths=out_wl[idx],
-                                   fwhm=None if out_fwhm is None else out_fwhm[idx])
-                parts.append((lib.spectra, lib.names, lib.minerals, lib.attrs.get("is_mixture")))
-            else:
-                lib = load_library(lib_id, wavelengths=wl, fwhm=fwhm)
-                S, _ = self.recipe.apply(lib.spectra, wl, fwhm)
-                parts.append((np.asarray(S)[:, idx], lib.names, lib.minerals, lib.attrs.get("is_mixture")))
-        spectra = np.vstack([p[0] for p in parts])
-        names = [n for p in parts for n in p[1]]
-        minerals = [m for p in parts for m in p[2]]
-        attrs = {}
-        if all(p[3] is not None for p in parts):
-            attrs["is_mixture"] = [bool(v) for p in parts for v in p[3]]
-        library = SpectralLibrary(spectra, out_wl[idx], names, minerals, source="+".join(ids),
-                                  fwhm=None if out_fwhm is None else out_fwhm[idx], attrs=attrs)
-        prepared = prepare_library(library, out_wl[idx], None if out_fwhm is None else out_fwhm[idx])
-        est = make_identifier(config.method, wavelengths=out_wl[idx])
+        refs = resample_library(reference_library("core", artefacts=config.artefacts, library=config.library), wl,
+                                None if fwhm is None else np.asarray(fwhm, np.float64))
+        S, _ = self.recipe.apply(refs.spectra, wl, fwhm)
+        from ..core.types import SpectralLibrary
+        out_fwhm = None if b.fwhm is None else b.fwhm[idx]
+        library = SpectralLibrary(np.asarray(S)[:, idx], b.wavelengths[idx], refs.names, refs.minerals,
+                                  source=refs.source, fwhm=out_fwhm)
+        prepared = prepare_library(library, b.wavelengths[idx], out_fwhm)
+        est = make_identifier(config.method, wavelengths=b.wavelengths[idx])
         est.fit(prepared.spectra.astype(np.float32), np.asarray(prepared.minerals, dtype=object))
         self.estimator = est
         self.n_references = len(prepared)
-        self.source = library.source
 
     def classify(self, cube: Cube) -> MineralMap:
         from ..classical.mapping import identify_cube

@@ -43,7 +43,6 @@ class ArtefactScreen:
         from ..core.errors import LibraryError
         from ..core.types import SpectralLibrary
         from ..io.colors import normalise_name
-        from ..io.libraries import load_library
 
         probe = Cube(np.zeros((1, 1, len(wavelengths)), np.float32), wavelengths, fwhm=fwhm, bad_bands=bad_bands)
         idx = select_bands(probe, DEFAULT_FIT_RANGE_NM)
@@ -51,18 +50,23 @@ class ArtefactScreen:
         wl = np.asarray(wavelengths, np.float64)[idx]
         fw = None if fwhm is None else np.asarray(fwhm, np.float64)[idx]
         names = sorted({normalise_name(m) for m in minerals} - NOT_CORE_CLASSES)
+        # the one reference library (hsimin.classical.references), cut to the model's minerals, and all four tray
+        # materials; both resampled to the screen's bands
+        from ..preprocess.resample import resample_library
+        from .references import reference_library
         try:
-            rock = load_library("usgs_splib07", minerals=names, wavelengths=wl, fwhm=fw) if names else None
+            rock = reference_library(names, artefacts=False) if names else None
         except LibraryError:
             rock = None
         if rock is None or len(rock) < 10:  # a model of minerals the library lacks: compare with all of it
-            rock = load_library("usgs_splib07", wavelengths=wl, fwhm=fw)
+            rock = reference_library("all", artefacts=False)
+        rock = resample_library(rock, wl, fw)
         keep = []  # at most 12 spectra per mineral, spread over its list: the screen's cost is one product
         for m in dict.fromkeys(rock.minerals):
             ii = [i for i, x in enumerate(rock.minerals) if x == m]
             keep += [ii[j] for j in np.unique(np.linspace(0, len(ii) - 1, SCREEN_MAX_PER_MINERAL).round().astype(int))]
         rock = rock.subset(np.array(sorted(keep)))
-        art = load_library("usgs_artefacts", wavelengths=wl, fwhm=fw)
+        art = resample_library(reference_library([], artefacts=True, artefact_classes=ARTEFACTS), wl, fw)
         lib = SpectralLibrary(np.vstack([rock.spectra, art.spectra]), wl, list(rock.names) + list(art.names),
                               list(rock.minerals) + list(art.minerals), fwhm=fw)
         lib = prepare_library(lib, wl, fw)

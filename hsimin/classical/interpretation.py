@@ -32,7 +32,8 @@ from ..core.types import UNCLASSIFIED, Cube, MineralMap
 from .swir import ASPECTRAL, STATUS_ASPECTRAL, STATUS_OK, STATUS_UNKNOWN, UNKNOWN, SwirInterpreter
 from .vnir import VnirInterpreter
 
-__all__ = ["DEFAULT_RANGE", "Interpretation", "Interpreter", "RANGES", "build_interpreter", "interpret_cube"]
+__all__ = ["DEFAULT_RANGE", "Interpretation", "Interpreter", "RANGES", "answers_summary", "build_interpreter",
+           "interpret_cube", "library_matcher", "map_minerals"]
 
 RANGES = ("swir", "vnir")
 DEFAULT_RANGE = "swir"
@@ -312,3 +313,83 @@ def answers_summary(mm: MineralMap, limit: int = 5) -> str:
     order = np.argsort(-counts, kind="stable")[:limit]
     return ", ".join(f"{mm.classes[i]} {100 * counts[i] / lab.size:.0f}%" for i in order if counts[i])
 
+
+
+# --------------------------------------------------------------------------- every library method, one entry point
+
+_MATCHERS: dict[str, Any] = {}
+
+
+def library_matcher(method: str, wavelengths, fwhm=None, bad_bands=None, *, minerals: str | Sequence[str] = "core",
+                    artefacts: bool = True, library: str = "usgs_splib07", fit_range=None, **params):
+    """A whole-spectrum library matcher (``sam``, ``sid``, ``match``, ``mixture``) fitted on the one reference
+    library (:func:`hsimin.classical.references.reference_library`) resampled to these bands; cached per band set.
+
+    Returns ``(estimator, band indices it uses)``."""
+    from ..preprocess.resample import resample_library
+    from .defaults import DEFAULT_FIT_RANGE_NM
+    from .mapping import make_identifier
+    from .references import reference_library
+    from .streaming import prepare_library, select_bands
+    wl = np.asarray(wavelengths, np.float64)
+    fr = DEFAULT_FIT_RANGE_NM if fit_range is None else tuple(float(v) for v in fit_range)
+    key = _key(wl, fwhm, bad_bands, {"method": method, "minerals": minerals if isinstance(minerals, str)
+                                     else list(minerals), "artefacts": artefacts, "library": library,
+                                     "fit_range": fr, "params": params})
+    hit = _MATCHERS.get(key)
+    if hit is not None:
+        return hit
+    probe = Cube(np.zeros((1, 1, wl.size), np.float32), wl, fwhm=fwhm, bad_bands=bad_bands)
+    idx = select_bands(probe, fr)
+    fw = None if fwhm is None else np.asarray(fwhm, np.float64)[idx]
+    refs = resample_library(reference_library(minerals, artefacts=artefacts, library=library), wl[idx], fw)
+    lib = prepare_library(refs, wl[idx], fw)
+    est = make_identifier(method, wavelengths=wl[idx], **params)
+    est.fit(lib.spectra.astype(np.float32), np.asarray(lib.minerals, dtype=object))
+    est.n_references_ = len(lib)
+    if len(_MATCHERS) > 8:
+        _MATCHERS.clear()
+    _MATCHERS[key] = (est, idx)
+    return est, idx
+
+
+def map_minerals(cube: Cube, method: str = "unmix", *, range: str = DEFAULT_RANGE,
+                 minerals: str | Sequence[str] = "core", artefacts: bool = True, library: str = "usgs_splib07",
+                 features: bool = True, mask_background: bool = False, min_albedo: float | None = None,
+                 top_k: int = 3, fit_range=None, lines: int | None = None, max_bytes: int | None = None,
+                 progress: ProgressFn | None = None) -> Interpretation:
+    """The library path of the interpretation workflow: every method, the same references and masking.
+
+    ``method='unmix'`` (the default) is :func:`interpret_cube`; ``sam``, ``sid``, ``match`` and ``mixture`` match
+    whole spectra against the same reference library (:func:`library_matcher`) and give an Interpretation whose
+    only map is the SWIR one. ``mask_background`` leaves dark, flat and saturated pixels out first
+    (:func:`hsimin.preprocess.mask_cube`)."""
+    import dataclasses
+
+    from .defaults import METHOD_NAMES
+    if method not in METHOD_NAMES:
+        raise InputError(f"unknown identification method {method!r}; choose one of {', '.join(METHOD_NAMES)}")
+    if mask_background:
+        from ..preprocess import mask_cube
+        core = mask_cube(cube, **({} if min_albedo is None else {"min_albedo": min_albedo}))
+        cube = dataclasses.replace(cube, mask=core if cube.mask is None else (cube.mask & core))
+    if method == "unmix":
+        return interpret_cube(cube, range=range, minerals=minerals, artefacts=artefacts, library=library,
+                              features=features, lines=lines, max_bytes=max_bytes, progress=progress)
+    if range != "swir":
+        raise InputError(f"range {range!r} needs method 'unmix' (the library matchers give SWIR answers)")
+    from .mapping import identify_cube
+    est, idx = library_matcher(method, cube.wavelengths, cube.fwhm, cube.bad_bands, minerals=minerals,
+                               artefacts=artefacts, library=library, fit_range=fit_range)
+    fr = None if fit_range is None else tuple(float(v) for v in fit_range)
+    from .defaults import DEFAULT_FIT_RANGE_NM
+    mm = identify_cube(cube, est, top_k=top_k, fit_range=fr or DEFAULT_FIT_RANGE_NM, lines=lines,
+                       max_bytes=max_bytes, progress=progress)
+    mm = dataclasses.replace(mm, provenance={**mm.provenance, "library": library, "minerals": minerals,
+                                             "artefacts": artefacts, "n_references": est.n_references_,
+                                             "range": "swir"})
+    feats = {}
+    if features:
+        from .streaming import map_features
+        feats = map_features(cube, lines=lines, max_bytes=max_bytes)
+    return Interpretation({"swir": mm}, feats, "swir", dict(mm.provenance))

@@ -47,15 +47,17 @@ SWIR_ARTEFACTS = ("wood", "plastic", "cardboard")
 
 
 def reference_library(minerals: str | Sequence[str] = "core", *, artefacts: bool = True,
-                      library: str = "usgs_splib07", exclude_samples: Sequence[str] = ()) -> SpectralLibrary:
+                      library: str = "usgs_splib07", exclude_samples: Sequence[str] = (),
+                      artefact_classes: Sequence[str] = SWIR_ARTEFACTS) -> SpectralLibrary:
     """The reference spectra (see the module docstring) on a 1 nm grid from 350 to 2500 nm (NaN outside a
     source's range).
 
     Parameters
     ----------
-    minerals : ``'core'`` (:data:`CORE_SWIR_MINERALS`), ``'all'`` (every mineral of the library) or a list of
-        vocabulary names
-    artefacts : add wood, plastic and cardboard (:data:`SWIR_ARTEFACTS`)
+    minerals : ``'core'`` (:data:`CORE_SWIR_MINERALS`), ``'curated'`` (every mineral of hsimin's curated
+        vocabulary), ``'all'`` (every SWIR-active mineral of the library) or a list of vocabulary names
+    artefacts : add the tray materials ``artefact_classes`` (default :data:`SWIR_ARTEFACTS`: wood, plastic,
+        cardboard; the artefact screen of a model adds metal)
     library : the mineral library (a bundled id or a file, as for :func:`hsimin.load_library`)
     exclude_samples : physical-sample ids to leave out (leave-sample-out evaluation)
     """
@@ -72,7 +74,7 @@ def reference_library(minerals: str | Sequence[str] = "core", *, artefacts: bool
         parts.append((_on_grid(sup, grid), list(sup.names), list(sup.minerals), list(sup.sample_ids or sup.names)))
     if artefacts:
         art = load_library("usgs_artefacts")
-        keep = np.isin(np.asarray(art.minerals, dtype=object), SWIR_ARTEFACTS)
+        keep = np.isin(np.asarray(art.minerals, dtype=object), list(artefact_classes))
         a = art.subset(keep)
         parts.append((_on_grid(a, grid), list(a.names), list(a.minerals), list(a.sample_ids or a.names)))
     S = np.vstack([p[0] for p in parts])
@@ -84,11 +86,14 @@ def reference_library(minerals: str | Sequence[str] = "core", *, artefacts: bool
     elif minerals == "all":
         from .simulate import INACTIVE_MINERALS
         wanted = {m for m in mins if m not in INACTIVE_MINERALS and m not in ("aspectral", "unknown", "metal")}
+    elif minerals == "curated":
+        from ..core.vocabulary import is_known
+        wanted = {m for m in mins if is_known(m)}
     else:
         from ..core.vocabulary import mineral_name
         wanted = {mineral_name(m) for m in minerals}
     if artefacts:
-        wanted |= set(SWIR_ARTEFACTS)
+        wanted |= set(artefact_classes)
     excl = set(exclude_samples)
     keep = np.array([m in wanted and i not in excl for m, i in zip(mins, ids)], bool)
     if not keep.any():

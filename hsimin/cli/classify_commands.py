@@ -134,7 +134,7 @@ class _Bar:
 def cmd_classify(args) -> int:
     from ..io import check_not_input, check_output_path, open_cube, output_group, save_map, source_files
     from ..models import load_model
-    from ..predict import predict_cube
+    from ..predict.workflow import classify_cube
 
     paths = output_paths(args.output, envi=not args.no_envi, png=not args.no_png)
     files = list(paths.values()) + ([paths["envi"].with_suffix(".img")] if "envi" in paths else [])
@@ -146,37 +146,16 @@ def cmd_classify(args) -> int:
     cube = open_cube(args.input)
     if args.min_albedo is not None and not args.mask_background:
         raise InputError("--min-albedo applies with --mask-background; add it")
-    if args.mask_background:
-        import dataclasses
-
-        from ..preprocess import mask_cube
-        core = mask_cube(cube, **({} if args.min_albedo is None else {"min_albedo": args.min_albedo}))
-        cube = dataclasses.replace(cube, mask=core if cube.mask is None else (cube.mask & core))
-    screened = None
-    from ..classical.artefacts import has_artefact_classes
-    if args.artefact_screen and not has_artefact_classes(loaded.class_names):
-        import dataclasses
-
-        from ..classical.artefacts import screen_cube
-        from ..core.errors import HsiminError
-        try:
-            tray = screen_cube(cube, loaded.class_names)
-        except HsiminError as exc:  # e.g. bands outside the SWIR identification range: map without the screen
-            print(f"hsimin classify: no tray-artefact screen ({exc})", file=sys.stderr)
-        else:
-            screened = int(tray.sum())
-            cube = dataclasses.replace(cube, mask=~tray if cube.mask is None else (cube.mask & ~tray))
     bar = _Bar(cube.shape[0])
     try:
-        options = {} if args.tile is None else {"tile": args.tile}
-        mm = predict_cube(cube, loaded, batch_size=args.batch_size, device=args.device, threshold=args.threshold,
-                          progress=bar, **options)
+        res = classify_cube(cube, loaded, artefact_screen=args.artefact_screen, mask_background=args.mask_background,
+                            min_albedo=args.min_albedo, threshold=args.threshold, device=args.device,
+                            batch_size=args.batch_size, tile=args.tile, progress=bar)
     finally:
         bar.close()
-    if screened is not None:
-        import dataclasses
-        mm = dataclasses.replace(mm, provenance={**mm.provenance, "artefact_screen": {
-            "library": "usgs_artefacts", "pixels_screened_out": screened}})
+    if res.screen_note:
+        print(f"hsimin classify: no tray-artefact screen ({res.screen_note})", file=sys.stderr)
+    mm, screened = res.map, res.screened
     written = []
     order = [f for f in ("png", "envi", "hdf5") if f in paths]       # the main map last: it marks completion
     with output_group():   # all files or none: a failure (a full disk) or a kill leaves no partial set

@@ -155,85 +155,48 @@ def run_features(args) -> int:
 def run_identify(args) -> int:
     import numpy as np
 
-    from ..classical.mapping import identify_cube, select_bands
-    from ..core.errors import InputError, LibraryError
-    from ..core.vocabulary import is_known
+    from ..classical.interpretation import answers_summary, map_minerals
+    from ..classical.features import DEFAULT_WINDOWS
+    from ..classical.streaming import features_provenance
+    from ..core.errors import InputError
     from ..io import check_not_input, check_output_path, open_cube, output_format, save_map, source_files
-    from ..io.libraries import load_library
+    from ..io.hdf5 import write_hdf5
 
     if args.top_k < 1:
         raise InputError(f"--top-k must be >= 1, got {args.top_k}")
     if args.method == "unmix" and (args.fit_range is not None or args.include_mixtures):
         raise InputError("--fit-range and --include-mixtures apply to sam, sid, match and mixture; --method unmix "
                          "decides from the diagnostic SWIR and VNIR ranges itself")
-    from ..classical.defaults import DEFAULT_FIT_RANGE_NM
-    fit_range = _parse_range(args.fit_range) if args.fit_range is not None else DEFAULT_FIT_RANGE_NM
+    if args.method != "unmix" and args.range != "swir":
+        raise InputError(f"--range {args.range} needs --method unmix (the library matchers give SWIR answers)")
+    if args.include_mixtures:
+        raise InputError("--include-mixtures: the reference library holds no mixture spectra (they are answers "
+                         "of --method unmix as two minerals with weights)")
+    fit_range = _parse_range(args.fit_range) if args.fit_range is not None else None
     fmt = output_format(args.output)
     out = Path(args.output)
     check_not_input([out] + ([out.with_suffix(".img")] if fmt == "envi" else []), source_files(args.input))
     check_output_path(args.output, overwrite=args.overwrite)
     cube = open_cube(args.input)
-    if args.method == "unmix":
-        return _run_unmix(args, cube, fmt)
-    if args.range != "swir":
-        raise InputError(f"--range {args.range} needs --method unmix (the library matchers give SWIR answers)")
-    idx = select_bands(cube, fit_range)
-    fwhm = None if cube.fwhm is None else cube.fwhm[idx]
-    library = load_library(args.library, wavelengths=cube.wavelengths[idx], fwhm=fwhm,
-                           include_mixtures=args.include_mixtures)
-    if args.minerals in ("core", "curated"):
-        keep = np.array([is_known(m) for m in library.minerals], dtype=bool)
-        if not keep.any():
-            raise LibraryError(f"none of the minerals of library {args.library!r} is in hsimin's curated vocabulary; "
-                               "pass --minerals all to use its own names")
-        library = library.subset(keep)
-    cb, bar = _progress(f"identify ({args.method})")
+    cb, bar = _progress(f"identify ({args.method}, {args.range})")
     try:
-        mm = identify_cube(cube, args.method, library=library, top_k=args.top_k, fit_range=fit_range,
-                           include_mixtures=args.include_mixtures, progress=cb)
-    finally:
-        if bar is not None:
-            bar.close()
-    save_map(mm, args.output, overwrite=args.overwrite)
-    lab = mm.labels
-    n_valid = int(np.sum(mm.extra["status"] >= 0))
-    n_known = int(np.sum(lab >= 0))
-    counts = np.bincount(lab[lab >= 0].ravel(), minlength=len(mm.classes))
-    top = [f"{mm.classes[i]} {100 * counts[i] / max(n_known, 1):.0f}%" for i in np.argsort(-counts)[:5]
-           if counts[i]]
-    print(f"wrote {args.output}: {args.method} against {len(library)} spectra of {args.library}; "
-          f"{n_known} of {n_valid} valid pixels identified" + (f" ({', '.join(top)})" if top else ""))
-    return 0
-
-
-def _run_unmix(args, cube, fmt: str) -> int:
-    """``identify --method unmix``: the interpretation workflow, written as the map file wants."""
-    import numpy as np
-
-    from ..classical.interpretation import answers_summary, interpret_cube
-    from ..io import save_map
-    from ..io.hdf5 import write_hdf5
-    minerals = "core" if args.minerals in ("core", "curated") else "all"
-    cb, bar = _progress(f"identify (unmix, {args.range})")
-    try:
-        result = interpret_cube(cube, range=args.range, minerals=minerals, artefacts=args.artefacts,
-                                library=args.library, progress=cb)
+        result = map_minerals(cube, args.method, range=args.range, minerals=args.minerals, artefacts=args.artefacts,
+                              library=args.library, top_k=args.top_k, fit_range=fit_range, features=fmt == "hdf5",
+                              progress=cb)
     finally:
         if bar is not None:
             bar.close()
     primary = result.map
     if fmt == "hdf5":
-        from ..classical.streaming import features_provenance
-        from ..classical.features import DEFAULT_WINDOWS
         arrays = {"features": result.features} if result.features else {}
         write_hdf5(args.output, maps=result.hdf5_maps(), arrays=arrays,
                    arrays_attrs={"features": features_provenance(DEFAULT_WINDOWS, 0.02)} if arrays else None,
                    overwrite=args.overwrite)
     else:
         save_map(primary, args.output, overwrite=args.overwrite)
-    n_valid = int(np.sum(primary.labels >= 0))
     others = [k for k in result.maps if k != result.primary]
-    print(f"wrote {args.output}: {args.range.upper()} answers of {n_valid} pixels ({answers_summary(primary)})"
-          + ("; also " + " and ".join([f"{o.upper()} answers" for o in others] + ["feature scalars"][:bool(result.features)])
-             if fmt == "hdf5" and (others or result.features) else ""))
+    also = [f"{o.upper()} answers" for o in others] + (["feature scalars"] if result.features else [])
+    n_valid = int(np.sum(primary.labels >= 0))
+    print(f"wrote {args.output}: {args.method}, {args.range.upper()} answers of {n_valid} pixels "
+          f"({answers_summary(primary)})" + ("; also " + " and ".join(also) if fmt == "hdf5" and also else ""))
     return 0

@@ -93,6 +93,13 @@ class HSIModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
 
+    def reset_classifier(self, num_classes: int, *, keep=None) -> "HSIModel":
+        """Replace the head by one with ``num_classes`` outputs (timm's ``reset_classifier``), in place; the
+        backbone is untouched. ``keep``: the new index of each old class (e.g. ``range(K_old)`` when classes are
+        appended), whose head weights are carried over. Returns the model (its ``spec()`` follows)."""
+        self.head = _reset_head(self.head, self.backbone.num_features, num_classes, keep)
+        return self
+
     def spec(self) -> dict:
         """The plain dict that :func:`create_model` rebuilds this model from (weights excluded)."""
         return {"type": "single", "backbone": _spec_of(self.backbone, "backbone"),
@@ -107,6 +114,34 @@ class HSIModel(nn.Module):
         hspec = _head_part(spec.get("head") or ("dense" if backbone.dense else "linear"), spec)
         head = create_head(num_features=backbone.num_features, **hspec)
         return cls(backbone, head, patch_size=spec.get("patch_size"))
+
+
+def _reset_head(old: nn.Module, num_features, num_outputs: int, keep) -> nn.Module:
+    """A new head like ``old`` with ``num_outputs`` outputs. ``keep``: for each old output ``i``, the new index it
+    moves to (or None); those outputs' weights (every head parameter whose first axis is the old output count)
+    are copied over, the rest are freshly initialised."""
+    spec = {k: v for k, v in dict(old.spec).items() if k != "num_outputs"}
+    name = spec.pop("name")
+    new = create_head(name, num_features, int(num_outputs), **spec)
+    if keep is not None:
+        k_old = int(old.num_outputs)
+        keep = list(keep)
+        if len(keep) != k_old:
+            raise ModelError(f"keep= gives {len(keep)} positions for the head's {k_old} outputs")
+        src, dst = old.state_dict(), new.state_dict()
+        for key, v in src.items():
+            if key in dst and v.ndim >= 1 and v.shape[0] == k_old and dst[key].shape[1:] == v.shape[1:]:
+                w = dst[key].clone()
+                for i, j in enumerate(keep):
+                    if j is not None:
+                        if not 0 <= int(j) < int(num_outputs):
+                            raise ModelError(f"keep= moves output {i} to {j}, outside 0..{num_outputs - 1}")
+                        w[int(j)] = v[i]
+                dst[key] = w
+            elif key in dst and dst[key].shape == v.shape:
+                dst[key] = v.clone()   # layers before the last (a fusion head's gates) carry over whole
+        new.load_state_dict(dst)
+    return new.to(next(old.parameters()).device) if any(True for _ in old.parameters()) else new
 
 
 class MultiBranchModel(nn.Module):
@@ -159,6 +194,12 @@ class MultiBranchModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+    def reset_classifier(self, num_classes: int, *, keep=None) -> "MultiBranchModel":
+        """As :meth:`HSIModel.reset_classifier`: a fusion head with ``num_classes`` outputs, in place."""
+        self.head = _reset_head(self.head, {n: b.num_features for n, b in self.branches.items()}, num_classes,
+                                keep)
+        return self
 
     def spec(self) -> dict:
         """The plain dict that :func:`create_model` rebuilds this model from (weights excluded)."""

@@ -64,13 +64,29 @@ def test_features_writes_one_map_per_scalar(cube_hdr, tmp_path, capsys):
                                                           "al_width_nm"]
 
 
+def test_identify_default_is_the_interpretation(cube_hdr, tmp_path, capsys):
+    import hsimin
+    from hsimin.io.hdf5 import list_maps_hdf5, read_arrays_hdf5
+    hdr, truth = cube_hdr
+    out = tmp_path / "map.h5"
+    assert main(["identify", str(hdr), "-o", str(out)]) == 0
+    assert "unmix, SWIR answers of 24 pixels" in capsys.readouterr().out
+    mm = hsimin.open_map(out)
+    assert np.mean(mm.names() == truth[:, None]) >= 0.9
+    assert {"aspectral", "unknown"} <= set(mm.classes) and {"wood", "plastic"} <= set(mm.classes)
+    assert {"min2", "wt1", "wt2", "error", "r2", "status"} <= set(mm.extra)
+    assert np.all(mm.extra["wt1"][mm.extra["status"] == 0] >= 0.5)
+    assert list_maps_hdf5(out) == ["mineral"]                    # 1000-2500 nm: no VNIR answer
+    assert "f1900_depth" in read_arrays_hdf5(out, "features")
+
+
 @pytest.mark.parametrize("method", ["sam", "match", "mixture"])
 def test_identify_h5(cube_hdr, tmp_path, method, capsys):
     import hsimin
     hdr, truth = cube_hdr
     out = tmp_path / f"map_{method}.h5"
     assert main(["identify", str(hdr), "-o", str(out), "--method", method, "--top-k", "2"]) == 0
-    assert f"{method} against" in capsys.readouterr().out
+    assert f"{method}, SWIR answers of 24 pixels" in capsys.readouterr().out
     mm = hsimin.open_map(out)
     assert mm.labels.shape == (4, 6)
     assert np.mean(mm.names() == truth[:, None]) >= 0.9

@@ -119,6 +119,9 @@ def test_inspector_click_pin_drag_and_hover(viewer, tray, truth):
     assert 2195 < rep.features["f2200_wavelength_nm"] < 2215 and rep.features["f2200_depth"] > 0.05
     assert np.nanmax(rep.continuum_removed) <= 1.0 + 1e-6
     assert rep.matches[0][0] in ins.info.value and "AlOH 2200" in ins.info.value
+    # hsimin's interpretation of the pixel, as hsimin identify gives it
+    assert rep.answers["swir"]["min1"] == "kaolinite" and rep.answers["swir"]["wt1"] >= 0.5
+    assert "interpretation" in ins.info.value and "kaolinite" in rep.label
 
     ins.pin()
     _click(viewer, (0, r + 40, c))

@@ -2,7 +2,6 @@
 libraries and models, and the calls into hsimin's public API that more than one widget makes."""
 from __future__ import annotations
 
-import functools
 import os
 import weakref
 from dataclasses import dataclass, field
@@ -97,52 +96,22 @@ def labels_chooser(viewer, label: str = "labels", kinds=(TRAINING_KIND, MAP_KIND
                          (lyr.metadata or {}).get("hsimin_kind") in kinds, label)
 
 
-LIBRARY = "usgs_splib07"
-ARTEFACTS = "usgs_artefacts"
-
-
-@functools.lru_cache(maxsize=4)
-def _library_on(wl_key: bytes, fwhm_key: bytes | None, artefacts: bool):
-    from hsimin.core import SpectralLibrary
-    from hsimin.io.libraries import load_library
-
-    wl = np.frombuffer(wl_key, dtype=np.float64)
-    fwhm = None if fwhm_key is None else np.frombuffer(fwhm_key, dtype=np.float64)
-    ids = [LIBRARY] + ([ARTEFACTS] if artefacts else [])
-    parts = [load_library(i, wavelengths=wl, fwhm=fwhm) for i in ids]
-    attrs = {}
-    if all(p.attrs.get("is_mixture") is not None for p in parts):
-        attrs["is_mixture"] = [bool(v) for p in parts for v in p.attrs["is_mixture"]]
-    return SpectralLibrary(np.vstack([p.spectra for p in parts]), wl, [n for p in parts for n in p.names],
-                           [m for p in parts for m in p.minerals], source="+".join(ids), fwhm=fwhm, attrs=attrs)
-
-
 def library_for(wavelengths, fwhm=None, artefacts: bool = True):
-    """The USGS splib07 minerals (plus the tray artefact spectra: plastic, wood, metal, cardboard, so the tray
-    is named for what it is) resampled to these bands from each instrument's own grid; cached."""
+    """The one reference library (:func:`hsimin.classical.references.reference_library`: the core SWIR minerals
+    plus the tray materials) resampled to these bands."""
+    from hsimin.classical.references import reference_library
+    from hsimin.preprocess.resample import resample_library
     wl = np.ascontiguousarray(wavelengths, dtype=np.float64)
     fw = None if fwhm is None else np.ascontiguousarray(np.broadcast_to(fwhm, wl.shape), dtype=np.float64)
-    return _library_on(wl.tobytes(), None if fw is None else fw.tobytes(), bool(artefacts))
-
-
-@functools.lru_cache(maxsize=8)
-def _matcher(method: str, wl_key: bytes, fwhm_key: bytes | None, artefacts: bool):
-    from hsimin.classical import make_identifier, prepare_library
-
-    wl = np.frombuffer(wl_key, dtype=np.float64)
-    fwhm = None if fwhm_key is None else np.frombuffer(fwhm_key, dtype=np.float64)
-    lib = prepare_library(library_for(wl, fwhm, artefacts), wl, fwhm)
-    est = make_identifier(method, wavelengths=wl)
-    est.fit(lib.spectra.astype(np.float32), np.asarray(lib.minerals, dtype=object))
-    return est
+    return resample_library(reference_library(artefacts=artefacts), wl, fw)
 
 
 def matcher_for(method: str, wavelengths, fwhm=None, artefacts: bool = True):
-    """A library matcher (``sam``, ``sid``, ``match``, ``mixture``) fitted on :func:`library_for` these bands
-    (cached)."""
-    wl = np.ascontiguousarray(wavelengths, dtype=np.float64)
-    fw = None if fwhm is None else np.ascontiguousarray(fwhm, dtype=np.float64)
-    return _matcher(method, wl.tobytes(), None if fw is None else fw.tobytes(), bool(artefacts))
+    """A library matcher (``sam``, ``sid``, ``match``, ``mixture``) fitted on those references for these bands:
+    :func:`hsimin.classical.interpretation.library_matcher` (cached there)."""
+    from hsimin.classical.interpretation import library_matcher
+    est, _ = library_matcher(method, wavelengths, fwhm, None, artefacts=artefacts, fit_range=(-np.inf, np.inf))
+    return est
 
 
 _MODELS: dict = {}
@@ -168,6 +137,7 @@ def load_checkpoint(path, device: str = "cpu"):
 
 
 def predict_map(cube, loaded, *, device: str = "cpu", progress=None):
-    """A mineral map of a cube from a trained model (``hsimin.predict.predict_cube``)."""
-    from hsimin.predict import predict_cube
-    return predict_cube(cube, loaded, device=device, progress=progress)
+    """A mineral map of a cube from a trained model, as the map widget makes it
+    (:func:`hsimin.predict.workflow.classify_cube`)."""
+    from hsimin.predict.workflow import classify_cube
+    return classify_cube(cube, loaded, device=device, progress=progress).map

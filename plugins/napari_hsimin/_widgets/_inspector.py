@@ -1,6 +1,7 @@
 """Spectrum inspector: click a pixel (or hover with Shift held) to see its spectrum, continuum-removed
-spectrum, best library matches, absorption-feature scalars and, with a model, Captum attributions over
-wavelength. Pin pixels to compare them."""
+spectrum, hsimin's interpretation of it (the SWIR Min1/Min2 with weights and error, aspectral or unknown, and the
+VNIR answer: :mod:`hsimin.classical.interpretation`, as ``hsimin identify`` gives it), the best library matches,
+absorption-feature scalars and, with a model, Captum attributions over wavelength. Pin pixels to compare them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from ._common import cube_chooser, load_checkpoint, matcher_for, session
 if TYPE_CHECKING:  # pragma: no cover
     import napari
 
-__all__ = ["PixelReport", "SpectrumInspector"]
+__all__ = ["PixelReport", "SpectrumInspector", "pixel_answers"]
 
 PIN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 """Colours of pinned pixels (plot lines and their markers on the canvas)."""
@@ -40,11 +41,42 @@ class PixelReport:
     features: dict = field(default_factory=dict)       # f2200_wavelength_nm, f2200_depth, ...
     attribution: Any = None                            # hsimin.explain.Attribution or None
     color: str = "k"
+    answers: dict = field(default_factory=dict)        # 'swir'/'vnir' -> {answer, min1, wt1, min2, wt2, error}
 
     @property
     def label(self) -> str:
-        best = f" {self.matches[0][0]}" if self.matches else ""
-        return f"({self.row}, {self.col}){best}"
+        best = self.answers.get("swir", {}).get("text") or (self.matches[0][0] if self.matches else "")
+        return f"({self.row}, {self.col})" + (f" {best}" if best else "")
+
+
+def pixel_answers(cube, spectrum) -> dict:
+    """hsimin's interpretation of one spectrum (B,) of ``cube``'s bands: per range, the answer text
+    (``kaolinite 0.62 + smectite 0.38``, ``aspectral``...), Min1/Min2 with weights and the fit error."""
+    from hsimin.classical.interpretation import build_interpreter
+    from hsimin.core.errors import HsiminError
+    try:
+        interp = build_interpreter(cube.wavelengths, cube.fwhm, cube.bad_bands, features=False)
+    except HsiminError:
+        return {}
+    a = interp.answer(np.asarray(spectrum, np.float32)[None])
+    out = {}
+    if "swir_labels" in a:
+        cls = interp.swir_classes
+        k1, k2 = int(a["swir_labels"][0]), int(a["swir_min2"][0])
+        w1, w2 = float(a["swir_wt1"][0]), float(a["swir_wt2"][0])
+        text = cls[k1] if k1 >= 0 else ""
+        if k2 >= 0:
+            text = f"{cls[k1]} {w1:.2f} + {cls[k2]} {w2:.2f}"
+        out["swir"] = {"text": text, "min1": cls[k1] if k1 >= 0 else "", "wt1": w1,
+                       "min2": cls[k2] if k2 >= 0 else "", "wt2": w2, "error": float(a["swir_error"][0]),
+                       "closest": cls[int(a["swir_min1"][0])]}
+    if "vnir_labels" in a:
+        cls = interp.vnir_classes
+        k = int(a["vnir_labels"][0])
+        out["vnir"] = {"text": cls[k] if k >= 0 else "", "min1": cls[k] if k >= 0 else "",
+                       "wt1": float(a["vnir_wt1"][0]), "error": float(a["vnir_error"][0]),
+                       "ferric_nm": float(a["vnir_ferric_nm"][0])}
+    return out
 
 
 def info_html(report: PixelReport) -> str:
@@ -58,7 +90,15 @@ def info_html(report: PixelReport) -> str:
                     f"</td><td align='right'>{num(report.features.get(key + '_depth'), '.3f')}</td></tr>"
                     for key, name in FEATURE_ROWS)
     head = "style='padding-right:6px'"
-    return (f"<table><tr><td valign='top'><table cellspacing='0' cellpadding='1'><tr><th colspan='3' align='left'>"
+    ans = ""
+    for rng, a in report.answers.items():
+        extra = f" (closest {a['closest']})" if a.get("closest") and a["text"] in ("aspectral", "unknown") else ""
+        ans += (f"<tr><td {head}>{rng.upper()}</td><td>{a['text']}{extra}</td><td align='right'>"
+                f"{num(a.get('error'), '.1f')}</td></tr>")
+    if ans:
+        ans = (f"<table cellspacing='0' cellpadding='1'><tr><th colspan='3' align='left'>interpretation</th></tr>"
+               f"<tr><td></td><td {head}><i>answer (weights)</i></td><td><i>error</i></td></tr>{ans}</table>")
+    return ans + (f"<table><tr><td valign='top'><table cellspacing='0' cellpadding='1'><tr><th colspan='3' align='left'>"
             f"best library matches</th></tr><tr><td></td><td {head}><i>mineral</i></td><td><i>similarity</i></td>"
             f"</tr>{matches}</table></td><td width='12'></td><td valign='top'><table cellspacing='0' cellpadding='1'>"
             f"<tr><th colspan='3' align='left'>absorption features</th></tr><tr><td {head}><i>feature</i></td>"
@@ -206,7 +246,8 @@ class SpectrumInspector(Container):
             loaded = load_checkpoint(self.checkpoint.value)
             attribution = explain_pixel(loaded, cube, row, col, target=self.target.value,
                                         method=self.attr_method.value)
-        return PixelReport(row, col, wl_g, spec_g, cr, matches, feats, attribution)
+        return PixelReport(row, col, wl_g, spec_g, cr, matches, feats, attribution,
+                           answers=pixel_answers(cube, spec))
 
     # ------------------------------------------------------------------ pins
     def pin(self, *_) -> None:

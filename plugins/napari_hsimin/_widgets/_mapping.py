@@ -1,7 +1,13 @@
-"""Mineral map widget: library identification (SAM, SID, feature match, two-mineral mixture) or a trained model
-on the chosen cube, in the background with a progress bar and cancel; the result is a Labels layer with the
-mineral names and colours, a legend, the confidence as an Image layer, and on request the absorption-feature
-scalar maps (2200/2250/2330 nm positions and depths ...) as Image layers."""
+"""Mineral map widget: hsimin's interpretation (the default of ``hsimin identify``: SWIR minerals with weights,
+aspectral, unknown, tray artefacts; or the VNIR ferric mineral), a whole-spectrum library matcher (SAM, SID,
+feature match, two-mineral mixture) or a trained model on the chosen cube, in the background with a progress bar
+and cancel; the result is a Labels layer with the mineral names and colours, a legend, the confidence as an Image
+layer, and on request the absorption-feature scalar maps (2200/2250/2330 nm positions and depths ...) as Image
+layers.
+
+The widget keeps no mapping logic of its own: it calls the one interpretation workflow of the package,
+:func:`hsimin.classical.interpretation.map_minerals` (library methods) and
+:func:`hsimin.predict.workflow.classify_cube` (a model), as ``hsimin identify`` and ``hsimin classify`` do."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -12,7 +18,7 @@ from qtpy.QtCore import Qt
 
 from .._convert import (feature_maps_to_layer_data, layer_to_cube, legend_entries, legend_html,
                         map_to_layer_data)
-from ._common import cube_chooser, library_for, load_checkpoint, matcher_for, predict_map, session
+from ._common import cube_chooser, load_checkpoint, session
 from ._jobs import Job
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,7 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["MapWidget", "add_or_update", "show_map"]
 
-METHODS = [("library: spectral angle (SAM)", "sam"), ("library: information divergence (SID)", "sid"),
+METHODS = [("interpretation: SWIR minerals, aspectral, artefacts", "unmix"),
+           ("interpretation: VNIR ferric mineral", "unmix-vnir"),
+           ("library: spectral angle (SAM)", "sam"), ("library: information divergence (SID)", "sid"),
            ("library: absorption-feature match", "match"), ("library: two-mineral mixture", "mixture"),
            ("trained model (checkpoint)", "model")]
 
@@ -57,7 +65,7 @@ class MapWidget(Container):
         self.viewer = viewer
         self.session = session(viewer)
         self.cube = cube_chooser(viewer)
-        self.method = ComboBox(label="method", choices=METHODS, value="sam")
+        self.method = ComboBox(label="method", choices=METHODS, value="unmix")
         self.checkpoint = FileEdit(label="model", filter="*.pt", mode="r", value=self.session.model_path or "")
         self.device = ComboBox(label="device", choices=["cpu", "auto", "cuda"], value="cpu")
         self.mask_background = CheckBox(text="leave out tray and background (hsimin.preprocess.mask_cube)",
@@ -111,31 +119,16 @@ class MapWidget(Container):
                 report(0, 1, "finding the core (tray and background left out)")
                 cube = dataclasses.replace(cube, mask=mask_cube(cube))
             if method == "model":
+                from hsimin.predict.workflow import classify_cube
                 loaded = load_checkpoint(ckpt, device)
-                from hsimin.classical.artefacts import has_artefact_classes, screen_cube
-                from hsimin.core.errors import HsiminError
-                if artefacts and not has_artefact_classes(loaded.class_names):
-                    # as hsimin classify does: a model without tray classes would name the tray floor a mineral
-                    import dataclasses
-                    report(0, 1, "screening out the tray (plastic, wood, metal)")
-                    try:
-                        tray = screen_cube(cube, loaded.class_names)
-                    except HsiminError:
-                        tray = None  # bands outside the SWIR identification range: no screen
-                    if tray is not None:
-                        cube = dataclasses.replace(cube, mask=~tray if cube.mask is None else cube.mask & ~tray)
-                return predict_map(cube, loaded, device=device, progress=report), name, cube.mask
-            from hsimin.classical import identify_cube, select_bands
-            report(0, 1, "reading the spectral library")
-            idx = select_bands(cube)
-            fwhm = None if cube.fwhm is None else cube.fwhm[idx]
-            if method == "mixture":
-                lib = library_for(cube.wavelengths[idx], fwhm, artefacts)
-                mm = identify_cube(cube, method, library=lib, top_k=5, progress=report)
-            else:
-                estimator = matcher_for(method, cube.wavelengths[idx], fwhm, artefacts)
-                mm = identify_cube(cube, estimator, top_k=5, progress=report)
-            return mm, name, cube.mask
+                res = classify_cube(cube, loaded, artefact_screen=artefacts, device=device, progress=report)
+                return res.map, name, cube.mask
+            from hsimin.classical.interpretation import map_minerals
+            report(0, 1, "preparing the reference library")
+            unmix = method.startswith("unmix")
+            result = map_minerals(cube, "unmix" if unmix else method, range="vnir" if method == "unmix-vnir"
+                                  else "swir", artefacts=artefacts, top_k=5, features=False, progress=report)
+            return result.map, name, cube.mask
 
         def done(result):
             mineral_map, name_, mask = result

@@ -1,6 +1,7 @@
 """Label -> retrain -> re-map: paint mineral classes on a Labels layer, export them as a training set, fine-tune
 the current model (or train a new one) in the background, re-map the cube with it, and mark the pixels the new
-model is least sure about as the next ones to label (active learning)."""
+model is least sure about as the next ones to label (active learning). The loop itself is the package's public
+:func:`hsimin.train.retrain_from_labels`; this widget paints, shows and calls it."""
 from __future__ import annotations
 
 import os
@@ -14,9 +15,11 @@ import numpy as np
 from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label, ProgressBar, PushButton,
                               SpinBox)
 
+from hsimin.train.retrain import NEW_MODELS, RetrainResult, export_training_set
+
 from .._convert import (classes_of, labels_to_map, layer_to_cube, suggestions_to_layer_data,
                         training_layer_data)
-from ._common import cube_chooser, labels_chooser, load_checkpoint, predict_map, session
+from ._common import cube_chooser, labels_chooser, load_checkpoint, session
 from ._jobs import Job
 from ._mapping import add_or_update, show_map
 
@@ -25,29 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["LabelTrainWidget", "RetrainResult", "export_training_set", "retrain"]
 
-NEW_MODELS = {
-    "fastspec (fast pixel MLP)": {"backbone": {"name": "fastspec", "widths": [64], "normalize": True},
-                                  "head": "linear", "patch_size": 1},
-    "cnn1d (spectral 1-D CNN)": {"backbone": {"name": "cnn1d", "widths": [16, 32], "kernel_size": 7},
-                                 "head": "linear", "patch_size": 1},
-}
-"""Architectures offered for a new model (pixel models on reflectance, brightness-normalised by fastspec: they train
-in seconds on a few hundred painted pixels)."""
-
 DEFAULT_LR = {"new": 1e-2, "finetune": 1e-3}
 """Learning rates the widget proposes: a new model learns fast, a trained one is only nudged."""
-
-
-@dataclass
-class RetrainResult:
-    checkpoint: str
-    class_names: tuple
-    history: list
-    n_samples: int
-    counts: dict
-    mineral_map: Any = None
-    suggestions: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
-    seconds: float = 0.0
 
 
 def _painted(labels_layer) -> tuple:
@@ -60,99 +42,10 @@ def _painted(labels_layer) -> tuple:
     return mm
 
 
-def export_training_set(cube, mineral_map, path, *, overwrite: bool = True) -> Path:
-    """Write painted labels as a training set (hsimin HDF5): the label raster with its class names at
-    ``/maps/labels`` and the labelled spectra at ``/training`` (``x`` (N, B) reflectance, ``y`` (N,) class
-    index, ``rows``, ``cols``, ``wavelengths``; class names and the cube's source as attributes)."""
-    from hsimin.data import cube_samples
-    from hsimin.io.hdf5 import write_hdf5
-
-    s = cube_samples(cube, mineral_map.labels, mineral_map.classes)
-    Path(os.fspath(path)).parent.mkdir(parents=True, exist_ok=True)
-    arrays = {"x": s.x, "y": s.y, "rows": s.coords[:, 1], "cols": s.coords[:, 2],
-              "wavelengths": np.asarray(cube.wavelengths, dtype=np.float64)}
-    attrs = {"class_names": list(s.class_names), "cube_source": cube.meta.source or "",
-             "counts": s.counts(), "written_by": "napari-hsimin"}
-    return write_hdf5(path, maps={"labels": mineral_map}, arrays={"training": arrays},
-                      arrays_attrs={"training": attrs}, overwrite=overwrite)
-
-
-def retrain(cube, mineral_map, *, base_checkpoint: str | None, new_spec: dict | None, out_path, epochs: int = 40,
-            lr: float = 1e-2, device: str = "cpu", n_suggest: int = 20, remap: bool = True,
-            report: Callable | None = None) -> RetrainResult:
-    """Fine-tune ``base_checkpoint`` (or train ``new_spec`` from scratch) on the painted labels, save it, re-map
-    the cube and suggest the least certain pixels. ``report(done, total, message)`` follows the epochs and the
-    re-mapping (it may raise to cancel)."""
-    import torch
-
-    from hsimin.data import cube_samples
-    from hsimin.data.datasets import TensorSamples
-    from hsimin.explain import suggest_pixels
-    from hsimin.explain.inputs import model_input
-    from hsimin.models import create_model, load_model, save_model, to_torch
-    from hsimin.train import fit
-
-    t0 = time.perf_counter()
-    say = report or (lambda *a, **k: None)
-    painted = [c for i, c in enumerate(mineral_map.classes) if (mineral_map.labels == i).any()]
-    extra: dict = {"trained_in": "napari-hsimin", "epochs": int(epochs)}
-    if base_checkpoint:
-        base = load_model(base_checkpoint, map_location="cpu")
-        classes = list(base.class_names) + [c for c in painted if c not in base.class_names]
-        recipe, wl_model = base.recipe, base.wavelengths
-        if len(classes) == len(base.class_names):
-            model = base.model
-        else:  # new classes: same architecture with a wider head, backbone weights carried over
-            from hsimin.train.run import init_backbone_from
-            spec = dict(base.spec)
-            spec["head"] = {**dict(spec["head"]), "num_outputs": len(classes)}
-            model = create_model(spec)
-            init_backbone_from(model, base_checkpoint)
-        extra["base_model"] = base.model_hash
-        view_src = base
-    else:  # a new pixel model on the cube's own bands (reflectance as it is)
-        classes = painted
-        recipe, wl_model, view_src, model = None, None, None, None
-    samples = cube_samples(cube, mineral_map.labels, mineral_map.classes, target_classes=classes)
-    if view_src is not None:
-        x, wl = model_input(view_src, samples.x, cube.wavelengths, cube.fwhm)
-    else:
-        x, wl = np.asarray(samples.x, dtype=np.float32), np.asarray(cube.wavelengths, dtype=np.float64)
-    ok = np.isfinite(x).all(axis=1)
-    x, y = x[ok], samples.y[ok]
-    if x.shape[0] < 2:
-        from hsimin.core import InputError
-        raise InputError(f"only {x.shape[0]} usable labelled pixels; paint more (on core, not on the tray)")
-    if model is None:
-        spec = {**dict(new_spec or NEW_MODELS["fastspec (fast pixel MLP)"]), "in_bands": int(x.shape[1]),
-                "num_outputs": len(classes)}
-        torch.manual_seed(0)
-        model = create_model(spec)
-    ds = TensorSamples(to_torch(x), torch.from_numpy(y.astype(np.int64)), class_names=classes, wavelengths=wl)
-    epoch = {"n": 0}
-
-    def log(line: str) -> None:
-        epoch["n"] += 1
-        say(epoch["n"], int(epochs) + (1 if remap else 0), f"training: {line}")
-
-    result = fit(model, ds, None, epochs=int(epochs), batch_size=min(64, max(2, len(ds))), lr=float(lr),
-                 patience=None, balance=True, device=device, progress=False, log=log)
-    counts = {c: int((y == i).sum()) for i, c in enumerate(classes) if (y == i).any()}
-    extra["labels_per_class"] = counts
-    out = Path(os.fspath(out_path))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_model(result.model.to("cpu"), out, wavelengths=wl if wl_model is None else wl_model, class_names=classes,
-               recipe=recipe, extra=extra, overwrite=True)
-    res = RetrainResult(str(out), tuple(classes), result.history, int(x.shape[0]), counts)
-    if remap:
-        say(int(epochs), int(epochs) + 1, "re-mapping the cube with the new model")
-        loaded = load_model(out, map_location="cpu")
-        res.mineral_map = predict_map(cube, loaded, device=device)
-        res.suggestions = suggest_pixels(res.mineral_map, int(n_suggest), mask=cube.mask,
-                                         exclude=mineral_map.labels >= 0)
-        say(int(epochs) + 1, int(epochs) + 1, "re-mapped")
-    res.seconds = time.perf_counter() - t0
-    return res
+def retrain(cube, mineral_map, **kw) -> RetrainResult:
+    """:func:`hsimin.train.retrain_from_labels` (the public label -> retrain -> re-map loop), as the widget runs it."""
+    from hsimin.train.retrain import retrain_from_labels
+    return retrain_from_labels(cube, mineral_map, **kw)
 
 
 class LabelTrainWidget(Container):
