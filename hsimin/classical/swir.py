@@ -246,7 +246,7 @@ class SpectralUnmixer:
 
     def __init__(self, references: SpectralLibrary, wavelengths, fwhm=None, *, spec: RangeSpec = SWIR,
                  resolution_nm: float = 14.0, prototypes: int = 8, min_reference_depth: float = 0.02,
-                 max_shift_nm: float = 12.0, pair_candidates: int = 6, pair_gain: float = 0.03,
+                 max_shift_nm: float = 12.0, pair_candidates: int = 12, pair_gain: float = 0.03,
                  min_weight2: float = 0.2, significance: float = 4.0, floor_rel: float = 0.004,
                  floor_abs: float = 0.002, min_r2: float = 0.45, max_unexplained: float = 0.6):
         from ..preprocess.resample import resample
@@ -355,6 +355,44 @@ class SpectralUnmixer:
         extra = {k: cat.pop(k) for k in list(cat) if k not in _ANSWER_FIELDS}
         return SpectralAnswers(classes=self.classes, **cat, extra=extra)
 
+    def _best_pairs(self, xn2, J, D, XV, VV, candidates: int):
+        """For every pixel, the best pair of two different minerals among its ``candidates`` best-fitting ones
+        (each mineral by its best prototype and shift): (error, i, j, coefficient i, coefficient j), with i, j
+        indices into the mineral axis (-1 where no pair has both coefficients positive). Rows in sub-chunks:
+        the (rows, K, K) arrays stay a few MB."""
+        n, K = J.shape
+        kc = max(2, min(int(candidates), K))
+        top = np.argsort(np.where(VV > 0, xn2[:, None] - XV ** 2 / np.maximum(VV, 1e-30), np.inf), axis=1,
+                         kind="stable")[:, :kc]
+        out_e, out_i, out_j = np.full(n, np.inf), np.full(n, -1), np.full(n, -1)
+        out_1, out_2 = np.zeros(n), np.zeros(n)
+        iu, ju = np.triu_indices(kc, 1)
+        for r0 in range(0, n, 1024):
+            r = slice(r0, min(n, r0 + 1024))
+            t = top[r]
+            Jt, Dt = np.take_along_axis(J[r], t, 1), np.take_along_axis(D[r], t, 1)
+            Xt, Vt = np.take_along_axis(XV[r], t, 1), np.take_along_axis(VV[r], t, 1)
+            a, c = Jt[:, iu], Jt[:, ju]
+            da, dc = Dt[:, iu], Dt[:, ju]
+            gac = self.G[a, c] + da * self.Gd[a, c] + dc * self.Gd[c, a] + da * dc * self.Gdd[a, c]
+            xa, xc, va, vc = Xt[:, iu], Xt[:, ju], Vt[:, iu], Vt[:, ju]
+            det = va * vc - gac ** 2
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sa = (vc * xa - gac * xc) / det
+                sc = (va * xc - gac * xa) / det
+            e = xn2[r, None] - (sa * xa + sc * xc)
+            e = np.where((sa > 0) & (sc > 0) & np.isfinite(e) & (det > 0), e, np.inf)
+            k = np.argmin(e, axis=1)
+            rows = np.arange(e.shape[0])
+            best = e[rows, k]
+            found = np.isfinite(best)
+            out_e[r] = best
+            out_i[r] = np.where(found, t[rows, iu[k]], -1)
+            out_j[r] = np.where(found, t[rows, ju[k]], -1)
+            out_1[r] = np.where(found, sa[rows, k], 0.0)
+            out_2[r] = np.where(found, sc[rows, k], 0.0)
+        return out_e, out_i, out_j, out_1, out_2
+
     def _interpret(self, X: np.ndarray) -> dict:
         p = self.params
         n = len(X)
@@ -382,30 +420,18 @@ class SpectralUnmixer:
         db = cls_d[ar, first]
         xvb, vvb = cls_xv[ar, first], cls_vv[ar, first]
         a1 = xvb / vvb
-        # pairs: best with each of the next candidates
-        kc = min(int(p["pair_candidates"]), K - 1)
-        best_pair_e = e1.copy()
-        pa1, pa2, pj = a1.copy(), np.zeros(n), np.full(n, -1)
-        pd = np.zeros(n)
-        for t in range(1, kc + 1):
-            ct = order[:, t]
-            j = cls_j[ar, ct]
-            dj = cls_d[ar, ct]
-            gbb, gjj = vvb, cls_vv[ar, ct]
-            gbj = self.G[b, j] + db * self.Gd[b, j] + dj * self.Gd[j, b] + db * dj * self.Gdd[b, j]
-            cb, cj = xvb, cls_xv[ar, ct]
-            dd = gbb * gjj - gbj ** 2
-            with np.errstate(divide="ignore", invalid="ignore"):
-                s1 = (gjj * cb - gbj * cj) / dd
-                s2 = (gbb * cj - gbj * cb) / dd
-            ee = xn2 - (s1 * cb + s2 * cj)
-            ok = (s1 > 0) & (s2 > 0) & np.isfinite(ee) & (ee < best_pair_e)
-            best_pair_e = np.where(ok, ee, best_pair_e)
-            pa1 = np.where(ok, s1, pa1)
-            pa2 = np.where(ok, s2, pa2)
-            pj = np.where(ok, j, pj)
-            pd = np.where(ok, dj, pd)
-        pjj = np.maximum(pj, 0)
+        # pairs: every two minerals (each by its best prototype and shift), both coefficients non-negative
+        pe, pi, pj, s1, s2 = self._best_pairs(xn2, cls_j, cls_d, cls_xv, cls_vv, int(p["pair_candidates"]))
+        gain_ok = (pj >= 0) & ((e1 - pe) / np.maximum(xn2, 1e-12) >= p["pair_gain"])
+        bi = np.where(gain_ok, cls_j[ar, np.maximum(pi, 0)], b)
+        di = np.where(gain_ok, cls_d[ar, np.maximum(pi, 0)], db)
+        pjj = cls_j[ar, np.maximum(pj, 0)]
+        pd = cls_d[ar, np.maximum(pj, 0)]
+        pa1 = np.where(gain_ok, s1, a1)
+        pa2 = np.where(gain_ok, s2, 0.0)
+        best_pair_e = np.where(gain_ok, pe, e1)
+        pj = np.where(gain_ok, pjj, -1)
+        b, db = bi, di
         V1 = self.R[b] + db[:, None] * self.Rd[b]
         V2 = self.R[pjj] + pd[:, None] * self.Rd[pjj]
         d = self.share
@@ -415,6 +441,12 @@ class SpectralUnmixer:
             gain = (e1 - best_pair_e) / np.maximum(xn2, 1e-12)
             frac2 = np.where(pj >= 0, w2 / (w1 + w2), 0.0)
         mix = (pj >= 0) & (gain >= p["pair_gain"]) & (np.nan_to_num(np.minimum(frac2, 1 - frac2)) >= p["min_weight2"])
+        # a pair refused for its weights falls back to the best single mineral
+        single = ~mix & (pj >= 0)
+        if single.any():
+            b = np.where(single, cls_j[ar, first], b)
+            db = np.where(single, cls_d[ar, first], db)
+            V1[single] = self.R[b[single]] + db[single, None] * self.Rd[b[single]]
         model = np.where(mix[:, None], pa1[:, None] * V1 + pa2[:, None] * V2, np.maximum(a1, 0)[:, None] * V1)
         e_fit = np.where(mix, best_pair_e, e1)
         r2 = 1.0 - e_fit / np.maximum(xn2, 1e-12)
