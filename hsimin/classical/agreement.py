@@ -95,7 +95,8 @@ def _key(name: str, level: str) -> str:
     return "" if not m else (NO_MINERAL if answer_group(m) == NO_MINERAL else m)
 
 
-def compare_answers(answers: Sequence[str], tsa, *, level: str = "group", depth=None) -> Agreement:
+def compare_answers(answers: Sequence[str], tsa, *, level: str = "group", depth=None, second=None,
+                    second_weight=None) -> Agreement:
     """Agreement of hsimin's answers with TSA's.
 
     Parameters
@@ -104,6 +105,8 @@ def compare_answers(answers: Sequence[str], tsa, *, level: str = "group", depth=
     tsa : :class:`hsimin.io.tsg.TsaResults` of the same package (N spectra)
     level : ``'group'`` (SWIR answers) or ``'mineral'`` (VNIR answers)
     depth : (N,) depths in m, or None; only carried into ``rows``
+    second, second_weight : (N,) hsimin's second mineral ('' none) and its weight, or None; only carried into
+        ``rows`` (the strip log draws them); the scores use ``answers``
 
     Returns an :class:`Agreement`.
     """
@@ -134,7 +137,10 @@ def compare_answers(answers: Sequence[str], tsa, *, level: str = "group", depth=
                "tsa_min1": str(tsa.min1[i]), "tsa_wt1": None if not np.isfinite(wt1[i]) else float(wt1[i]),
                "tsa_min2": str(tsa.min2[i]), "tsa_wt2": None if not np.isfinite(wt2[i]) else float(wt2[i]),
                "tsa_error": None if not np.isfinite(err[i]) else float(err[i]), "tsa_group": k1,
-               "hsimin": ans[i], "hsimin_group": got, "confident": bool(confident), "mixture": bool(mixed)}
+               "hsimin": ans[i], "hsimin_group": got, "confident": bool(confident), "mixture": bool(mixed),
+               "hsimin_min2": "" if second is None else str(second[i]),
+               "hsimin_wt2": None if second_weight is None or not np.isfinite(second_weight[i])
+               else float(second_weight[i])}
         if not got:
             unanswered += 1
             row.update(agree=None, consistent=None)
@@ -194,5 +200,14 @@ def compare_map(mineral_map, table, *, run: str = "auto") -> Agreement:
                          "of this package")
     level = "mineral" if tsa.run.endswith("V") else "group"
     depth = table.get("depth_m")
+    second = weight2 = None
+    m2 = mineral_map.extra.get("min2")
+    if m2 is not None and level == "group":
+        cls = np.array(list(mineral_map.classes) + [""], dtype=object)
+        k = np.asarray(m2).reshape(-1).astype(np.int64)
+        second = cls[np.where((k >= 0) & (k < len(mineral_map.classes)), k, len(mineral_map.classes))]
+        w = mineral_map.extra.get("wt2")
+        weight2 = None if w is None else np.asarray(w, np.float64).reshape(-1)
     return compare_answers([str(x) for x in names], tsa, level=level,
-                           depth=None if depth is None or depth.dtype.kind != "f" else depth)
+                           depth=None if depth is None or depth.dtype.kind != "f" else depth, second=second,
+                           second_weight=weight2)

@@ -70,7 +70,8 @@ def write_confusion_png(agreement, path, *, title: str | None = None) -> Path:
 
 
 def write_comparison_strip_log(agreement, path, *, title: str | None = None) -> Path:
-    """Strip log: depth down; TSA Min1, TSA Min2 (drawn at its weight), hsimin's answer, and agreement."""
+    """Strip log: depth down; TSA Min1, TSA Min2 (drawn at its weight), hsimin's answer (and its second mineral at
+    its weight, when the map has one), and agreement."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
@@ -97,28 +98,35 @@ def write_comparison_strip_log(agreement, path, *, title: str | None = None) -> 
     t2 = [name(rows[i]["tsa_min2"]) for i in order]
     w2 = [rows[i]["tsa_wt2"] or 0.0 for i in order]
     hs = [rows[i]["hsimin"] for i in order]
+    h2 = [rows[i].get("hsimin_min2") or "" for i in order]
+    hw2 = [rows[i].get("hsimin_wt2") or 0.0 for i in order]
+    with_h2 = any(h2)
     ag = [rows[i]["consistent"] for i in order]
-    names = sorted({x for x in t1 + t2 + hs if x})
+    names = sorted({x for x in t1 + t2 + hs + h2 if x})
     colors = {n_: c / 255.0 for n_, c in zip(names, class_colors(names).reshape(-1, 3))} if names else {}
     height = min(28.0, max(5.0, 0.12 * d.size + 2.5))
-    fig = Figure(figsize=(7.5, height), dpi=90)
+    tracks = [(t1, None, f"TSA Min1\n({agreement.run})"), (t2, w2, "TSA Min2\n(at weight)"), (hs, None, "hsimin")]
+    if with_h2:
+        tracks.append((h2, hw2, "hsimin Min2\n(at weight)"))
+    fig = Figure(figsize=(2.0 + 1.4 * len(tracks), height), dpi=90)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 4, sharey=True, gridspec_kw={"wspace": 0.06, "width_ratios": [1, 1, 1, 0.4]})
-    for ax, vals, label in ((axes[0], t1, f"TSA Min1\n({agreement.run})"), (axes[1], t2, "TSA Min2\n(at weight)"),
-                            (axes[2], hs, "hsimin")):
+    axes = fig.subplots(1, len(tracks) + 1, sharey=True,
+                        gridspec_kw={"wspace": 0.06, "width_ratios": [1] * len(tracks) + [0.4]})
+    for ax, (vals, weights, label) in zip(axes, tracks):
         for i, v in enumerate(vals):
             if v:
-                width = 1.0 if ax is not axes[1] else float(np.clip(w2[i] / 0.5, 0.0, 1.0))
+                width = 1.0 if weights is None else float(np.clip(weights[i] / 0.5, 0.0, 1.0))
                 ax.barh(tops[i], width, height=heights[i], align="edge", color=colors[v], linewidth=0)
         ax.set_xlim(0, 1)
         ax.set_xticks([])
         ax.set_title(label, fontsize=8)
+    axa = axes[-1]
     for i, v in enumerate(ag):
         c = "0.8" if v is None else ("#2ca02c" if v else "#d62728")
-        axes[3].barh(tops[i], 1.0, height=heights[i], align="edge", color=c, linewidth=0)
-    axes[3].set_xlim(0, 1)
-    axes[3].set_xticks([])
-    axes[3].set_title("agree", fontsize=8)
+        axa.barh(tops[i], 1.0, height=heights[i], align="edge", color=c, linewidth=0)
+    axa.set_xlim(0, 1)
+    axa.set_xticks([])
+    axa.set_title("agree", fontsize=8)
     axes[0].set_ylim(float(d.max() + step / 2), float(d.min() - step / 2))
     axes[0].set_ylabel(unit)
     handles = [Patch(color=colors[n_], label=n_) for n_ in names]
@@ -141,7 +149,7 @@ def write_comparison(agreement, folder, *, title: str | None = None, extra: dict
     doc = {**(extra or {}), **agreement.summary()}
     _write_bytes(paths["agreement.json"], (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
     cols = ["index", "depth_m", "tsa_min1", "tsa_wt1", "tsa_min2", "tsa_wt2", "tsa_error", "tsa_group", "hsimin",
-            "hsimin_group", "agree", "consistent", "confident", "mixture"]
+            "hsimin_group", "hsimin_min2", "hsimin_wt2", "agree", "consistent", "confident", "mixture"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
