@@ -41,6 +41,10 @@ has no key for, so a written cube reads back with the same metadata:
 ``hsimin mask file``
     The name of a sidecar file, ``NAME_mask.img`` beside the header: ``lines x samples`` bytes, row-major,
     1 = core (mask True), 0 = not core. Written only when the cube has a mask. ENVI and SPy ignore the key.
+``hsimin spectrum table``, ``hsimin spectrum table types``
+    The cube's per-spectrum table (:attr:`Cube.table`, e.g. a TSG package's depths and TSA answers) as a
+    sidecar CSV, ``NAME_spectra.csv``, and its column types (:mod:`hsimin.io.table_csv`). Written only when the
+    cube has a table; the name must be a plain file name beside the header.
 
 Float outputs round-trip bit for bit (NaN included). Integer outputs store round(reflectance x scale) with a
 ``data ignore value`` for NaN, so on reading back all-NaN pixels also get mask False.
@@ -65,6 +69,7 @@ from ..core.units import infer_unit, normalise_unit, sort_order, to_nanometers
 from .atomic import atomic_outputs, ensure_space
 from .lazy import LazyCubeArray
 from .registry import Reader, register_reader
+from .table_csv import column_types, read_table_csv, table_csv_text
 
 __all__ = ["ENVI_DTYPES", "EnviHeader", "EnviInfo", "EnviLazyArray", "RawLayout", "find_envi_files",
            "inspect_envi", "open_envi", "parse_envi_header", "read_envi_header", "sniff_envi",
@@ -633,6 +638,7 @@ class EnviInfo:
     meta: ScanMeta
     mask_file: Path | None
     wavelengths_unit: str | None
+    table_file: Path | None = None
 
 
 def _layout(header: EnviHeader, hdr: Path, data: Path | None) -> RawLayout:
@@ -799,6 +805,14 @@ def inspect_envi(path: str | os.PathLike, *, wavelengths=None, apply_scale: bool
                 scale = None
         ignore = header.get_float("data ignore value")
 
+    table_file = None
+    table_name = header.text("hsimin spectrum table")
+    if table_name:
+        if Path(table_name).name != table_name or table_name in (".", ".."):
+            raise HeaderError(f"`hsimin spectrum table` must be a file name beside the header, not "
+                              f"{table_name[:60]!r}", path=hdr)
+        table_file = hdr.parent / table_name
+
     mask_file = None
     if header.text("hsimin mask file"):
         mask_file = Path(os.path.abspath(hdr.parent / header.text("hsimin mask file")))
@@ -820,8 +834,10 @@ def inspect_envi(path: str | os.PathLike, *, wavelengths=None, apply_scale: bool
     }
     if mask_file is not None:
         attrs["mask_file"] = str(mask_file)
+    if table_file is not None:
+        attrs["spectrum_table_file"] = str(table_file)
     meta = _scan_meta(header, hdr, attrs)
-    return EnviInfo(header, layout, wl, fwhm, bad, order, scale, ignore, meta, mask_file, unit)
+    return EnviInfo(header, layout, wl, fwhm, bad, order, scale, ignore, meta, mask_file, unit, table_file)
 
 
 def _read_mask_file(mask_file: Path, hdr: Path, H: int, W: int) -> np.ndarray:
@@ -890,10 +906,16 @@ def open_envi(path: str | os.PathLike, *, load: bool = False, wavelengths=None) 
         ign_mask = _ignore_mask(info)
         if ign_mask is not None:
             mask = ign_mask if mask is None else (mask & ign_mask)
+    table = None
+    if info.table_file is not None:
+        types = info.header.text("hsimin spectrum table types")
+        types = None if not types else [t.strip() for t in types.strip("{} ").split(",") if t.strip()]
+        table = read_table_csv(info.table_file, lay.lines * lay.samples, types)
     data = EnviLazyArray(lay, info.band_order, info.scale, info.ignore)
     if load:
         data = np.asarray(data)
-    return Cube(data, info.wavelengths, fwhm=info.fwhm, bad_bands=info.bad_bands, mask=mask, meta=info.meta)
+    return Cube(data, info.wavelengths, fwhm=info.fwhm, bad_bands=info.bad_bands, mask=mask, meta=info.meta,
+                table=table)
 
 
 # --------------------------------------------------------------------------------------------- write
@@ -913,7 +935,7 @@ def _format_list(values, per_line: int = 8) -> str:
 
 
 def _header_text(cube: Cube, interleave: str, dtype: np.dtype, scale: float | None, ignore: int | None,
-                 mask_name: str | None, description: str | None) -> str:
+                 mask_name: str | None, description: str | None, table_name: str | None = None) -> str:
     from .. import __version__
     H, W, B = cube.shape
     m = cube.meta
@@ -943,6 +965,9 @@ def _header_text(cube: Cube, interleave: str, dtype: np.dtype, scale: float | No
             out.append(f"{key} = {float(value)!r}")
     if mask_name is not None:
         out.append(f"hsimin mask file = {mask_name}")
+    if table_name is not None:
+        out.append(f"hsimin spectrum table = {table_name}")
+        out.append("hsimin spectrum table types = " + _format_list(column_types(cube.table), per_line=16))
     return "\n".join(out) + "\n"
 
 
@@ -976,7 +1001,8 @@ def write_envi_cube(cube: Cube, path: str | os.PathLike, *, overwrite: bool = Fa
     description : the header's description (default: the source's, else "written by hsimin <version>")
 
     Wavelengths are written in nm with full precision, so a cube reads back bit-identical (float types).
-    Atomic: data first, mask, header last. Returns the header path.
+    A cube with a per-spectrum table gets ``NAME_spectra.csv`` beside the header (see the module docstring).
+    Atomic: data first, mask, table, header last. Returns the header path.
     """
     hdr = Path(path)
     if hdr.suffix.lower() != ".hdr":
@@ -1001,9 +1027,11 @@ def write_envi_cube(cube: Cube, path: str | os.PathLike, *, overwrite: bool = Fa
     ensure_space(hdr, H * W * B * dt.itemsize + (H * W if cube.mask is not None else 0))
     data_path = hdr.with_suffix(".img")
     mask_path = hdr.with_name(hdr.stem + "_mask.img") if cube.mask is not None else None
-    finals = [data_path] + ([mask_path] if mask_path is not None else []) + [hdr]
+    table_path = hdr.with_name(hdr.stem + "_spectra.csv") if cube.table is not None else None
+    extra = [p for p in (mask_path, table_path) if p is not None]
+    finals = [data_path] + extra + [hdr]
     text = _header_text(cube, inter, dt, scale, ignore, None if mask_path is None else mask_path.name,
-                        description)
+                        description, None if table_path is None else table_path.name)
     with atomic_outputs(finals, overwrite=overwrite) as temps:
         tmp_data, tmp_hdr = temps[0], temps[-1]
         isz = dt.itemsize
@@ -1025,6 +1053,8 @@ def write_envi_cube(cube: Cube, path: str | os.PathLike, *, overwrite: bool = Fa
                             f.write(np.ascontiguousarray(v[:, :, b]).data)
             if mask_path is not None:
                 np.asarray(cube.mask, dtype=np.uint8).tofile(temps[1])
+            if table_path is not None:
+                temps[len(temps) - 2].write_text(table_csv_text(cube.table), encoding="utf-8")
             tmp_hdr.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise OutputError(f"cannot write the ENVI cube ({exc.strerror or exc})", path=hdr) from None
