@@ -15,9 +15,14 @@ hsimin: ``np.asarray(hsimin.open_cube(tsg).data)`` and the ``SpectrumTable`` tha
 - ``alloc MB``: the peak of Python/numpy allocations over the same read (tracemalloc): exact, and free of the
   allocator's reuse of memory the warm-up freed, which hides small reads from VmHWM.
 - ``stream peak MB`` (hsimin only): the same while streaming the spectra with ``iter_blocks`` at a 16 MiB block
-  budget, the way every hsimin verb reads a cube: flat whatever the hole's length. pytsg has no streaming read.
+  budget, the way every hsimin verb reads a cube: the spectra cost one block whatever the hole's length; the
+  per-spectrum table (about 150 float32 scalars a spectrum, 60 MB for 50 000 spectra) is held whole, as the
+  verbs need it. pytsg has no streaming read.
 - ``long``: SWMB007d's spectra and scalars repeated to ``--long`` spectra (a deep hole scanned at 1 cm: 50 000
   spectra, a 212 MB .bip), written to a temporary folder with a matching .tsg.
+
+- ``agreement``: whether the two readers read the same package: spectra (max absolute difference), wavelengths and
+  every scalar column both have (see :func:`agreement`).
 
 Results are printed and written to ``benchmarks/results/tsg_bench.json``.
 """
@@ -112,6 +117,54 @@ def child(reader: str, tsg: str, mode: str, repeat: int) -> dict:
     return {"seconds": best, "shape": str(shape)}
 
 
+def agreement(tsg: str) -> dict:
+    """What the two readers make of one package: spectra, wavelengths and every scalar column both have.
+
+    TSG marks a missing value with -3.4e38; hsimin reads it as NaN (as the format means), pytsg keeps the number,
+    so those are mapped to NaN before comparing. pytsg decodes some class-valued columns to their names and
+    leaves others as class numbers; a column it left as numbers is counted, not compared.
+    """
+    import numpy as np
+    from pytsg.parse_tsg import read_tsg_bip_pair
+
+    import hsimin
+    tsg_p = Path(tsg)
+    p = read_tsg_bip_pair(tsg_p, tsg_p.with_suffix(".bip"), "nir")
+    cube = hsimin.open_cube(tsg_p)
+    X = np.asarray(cube.data, dtype=np.float64).reshape(-1, cube.shape[-1])
+    P = np.asarray(p.spectra, dtype=np.float64)
+    out = {"spectra_max_abs_diff": float(np.nanmax(np.abs(X - P))) if X.shape == P.shape else None,
+           "spectra_shape_equal": X.shape == P.shape,
+           "wavelength_max_abs_diff_nm": float(np.max(np.abs(np.asarray(p.wavelength, float) - cube.wavelengths)))}
+    numeric_equal = numeric_differ = text_equal = text_differ = left_as_numbers = 0
+    differ = []
+    for name in p.scalars.columns:
+        if name not in cube.table:
+            continue
+        a = cube.table[name]
+        b = p.scalars[name].to_numpy()
+        if a.dtype.kind == "f":
+            b = b.astype(np.float64)
+            b[b < -1e38] = np.nan
+            same = np.allclose(a, b, rtol=1e-6, equal_nan=True)
+            numeric_equal += same
+            numeric_differ += not same
+        elif b.dtype.kind in "fiu":
+            left_as_numbers += 1
+            continue
+        else:
+            same = [str(x) for x in a] == ["" if x is None else str(x) for x in b]
+            text_equal += same
+            text_differ += not same
+        if not same:
+            differ.append(name)
+    out.update(numeric_columns_equal=numeric_equal, numeric_columns_differ=numeric_differ,
+               text_columns_equal=text_equal, text_columns_differ=text_differ,
+               class_columns_pytsg_left_as_numbers=left_as_numbers, columns_that_differ=differ[:10],
+               hsimin_only_columns=[n for n in cube.table.names if n not in p.scalars.columns])
+    return out
+
+
 def run_child(reader: str, tsg: Path, mode: str, repeat: int) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", reader, str(tsg), mode, str(repeat)],
                          capture_output=True, text=True, timeout=1800)
@@ -184,6 +237,8 @@ def main(argv=None) -> int:
         s = run_child("hsimin", tsg, "stream", 1)
         row["hsimin_stream_peak_mb"] = s.get("peak_mb")
         row["hsimin_stream_alloc_peak_mb"] = s.get("alloc_peak_mb")
+        if not name.startswith("long"):
+            row["agreement"] = run_child("agree", tsg, "agree", 1)
         if row.get("hsimin_ms") and row.get("pytsg_ms"):
             row["speedup_vs_pytsg"] = round(row["pytsg_ms"] / row["hsimin_ms"], 2)
         rows.append(row)
@@ -191,6 +246,12 @@ def main(argv=None) -> int:
               f"{row['hsimin_alloc_peak_mb']} MB; streaming alloc {row['hsimin_stream_alloc_peak_mb']} MB | pytsg "
               f"{row['pytsg_ms']} ms, RSS +{row['pytsg_peak_mb']} MB, alloc {row['pytsg_alloc_peak_mb']} MB | "
               f"pytsg/hsimin time x{row.get('speedup_vs_pytsg')}", flush=True)
+        if "agreement" in row:
+            print(f"{'':24s} same spectra: max |diff| {row['agreement'].get('spectra_max_abs_diff')}; columns "
+                  f"equal/differ: numeric {row['agreement'].get('numeric_columns_equal')}/"
+                  f"{row['agreement'].get('numeric_columns_differ')}, text {row['agreement'].get('text_columns_equal')}/"
+                  f"{row['agreement'].get('text_columns_differ')}; class columns pytsg left as numbers "
+                  f"{row['agreement'].get('class_columns_pytsg_left_as_numbers')}", flush=True)
     import hsimin
     try:
         from importlib.metadata import version
@@ -211,6 +272,9 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        print(json.dumps(child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))))
+        if sys.argv[2] == "agree":
+            print(json.dumps(agreement(sys.argv[3])))
+        else:
+            print(json.dumps(child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))))
         sys.exit(0)
     sys.exit(main())

@@ -24,7 +24,9 @@ reshapes it without checking it against the ``.tsg`` (a truncated or foreign ``.
 silently misread), depends on pandas, simplejpeg and dhcomp, and leaves scalars of class number 0 (the first
 ``[class]`` section, which holds TSA's minerals in some packages) as bare numbers. This reader streams spectra
 through :class:`LazyCubeArray`, validates the pair, maps every class-valued column to its labels and gives one
-clear error per problem. Its spectra and labels are checked against pytsg's on the real packages in the tests.
+clear error per problem. Its spectra and columns are compared with pytsg's on the real packages by
+``benchmarks/tsg_bench.py`` (the same spectra bit for bit, every scalar column equal once TSG's -3.4e38 is read
+as missing).
 
 :func:`open_tsg` returns a :class:`~hsimin.core.Cube` with one pixel per spectrum in file order (``H`` = spectra,
 ``W`` = 1), wavelengths in nm and ``cube.table`` (:class:`~hsimin.core.SpectrumTable`): ``sample``,
@@ -428,7 +430,7 @@ def _scalar_table(header: TsgHeader, bip: Path, planes: int, byteorder: str) -> 
     # (N, K) float32 of the K columns that have band headers, read in row chunks: memory is the table plus one
     # chunk, never the whole plane (a deep hole's plane is hundreds of MB, most of it unused columns)
     values = np.empty((N, idx.size), np.float32)
-    rows = max(1, (8 * 2**20) // (4 * B))
+    rows = max(1, min(N, (8 * 2**20) // (4 * B)))  # a small package needs no 8 MiB buffer
     buf = np.empty((rows, B), np.float32)
     start = header.data_offset + N * B * 4
     for r0 in range(0, N, rows):
