@@ -268,7 +268,7 @@ def main() -> int:
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     from hsimin.batch.runner import available_cores, default_parallelism
-    from hsimin.io.envi import read_envi_header
+    from hsimin.io.envi_header import read_envi_header
     from hsimin import samples
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="hsimin_batch_bench_"))

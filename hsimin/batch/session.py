@@ -311,7 +311,7 @@ def _specim_scan(d: Path) -> bool:
 
 def _envi_kind(hdr: Path) -> str | None:
     """'cube' for an ENVI cube header, None for classification / library headers or files that are not ENVI."""
-    from ..io.envi import read_envi_header
+    from ..io.envi_header import read_envi_header
     try:
         h = read_envi_header(hdr)
     except HsiminError:
@@ -365,11 +365,11 @@ def _header_ids(path: Path, kind: str) -> dict:
                     "depth_from_m": float(depth.min()) if depth.size else None,
                     "depth_to_m": float(depth.max()) if depth.size else None}
         if kind == "envi":
-            from ..io.envi import read_envi_header
+            from ..io.envi_header import read_envi_header
             h = read_envi_header(path)
         elif kind == "specim":
             from ..io.specim import find_specim_files
-            from ..io.envi import read_envi_header
+            from ..io.envi_header import read_envi_header
             h = read_envi_header(find_specim_files(path).raw)
         else:
             from ..io import open_cube

@@ -30,7 +30,7 @@ def source_files(path: str | os.PathLike) -> list[Path]:
         if p.suffix.lower() in (".tsg", ".bip"):
             from .tsg import find_tsg_files
             return list(find_tsg_files(p))
-        from .envi import find_envi_files, read_envi_header
+        from .envi_header import find_envi_files, read_envi_header
         hdr, data = find_envi_files(p)
         files += [hdr] + ([data] if data is not None else [])
         mask = read_envi_header(hdr).text("hsimin mask file")

@@ -1,4 +1,8 @@
-"""ENVI cubes: a tolerant header parser, a fast lazy reader and a streaming, atomic writer.
+"""ENVI cubes: open (lazily) and write (streaming, atomically).
+
+The header text is parsed by :mod:`hsimin.io.envi_header`; the data file is read by
+:mod:`hsimin.io.interleaved` (positioned reads, band-last float32). This module turns the two into a
+:class:`~hsimin.core.types.Cube` and back.
 
 Reading
 -------
@@ -9,16 +13,9 @@ case; ``wavelength units`` (nm, um/micrometers/microns, mm, cm-1, or none/unknow
 see :func:`hsimin.core.units.infer_unit`); ``fwhm``; ``bbl``; ``data ignore value``; ``reflectance scale
 factor`` (one value, or one per band). Bands are put in increasing-wavelength order once, at open.
 
-The header is parsed by hsimin's own parser rather than ``spectral.io.envi.read_envi_header``: SPy's fails on
-blank lines inside ``{...}``, warns on capitalised keys and raises bare exceptions, while every failure here
-must become a :class:`~hsimin.core.errors.HeaderError` that names the header and the key.
-
-Data are never loaded at open (unless ``load=True``): :attr:`Cube.data` is an :class:`EnviLazyArray` that
-reads the lines it is asked for with positioned reads (``os.preadv``) into page-aligned buffers, converts and
-transposes them to band-last chunk by chunk (a few MiB, so the work stays in cache), on a few threads for
-large reads, with a numba-compiled tiled transpose for BSQ when numba is available. Positioned reads rather than a
-memmap: a file that shrinks under a memmap kills the process with SIGBUS, while a short read here raises
-:class:`TruncatedDataError`. A read-only ``np.memmap`` of the file is still available as
+Data are never loaded at open (unless ``load=True``): :attr:`Cube.data` is an
+:class:`~hsimin.io.interleaved.EnviLazyArray` that reads the lines it is asked for (see
+:mod:`hsimin.io.interleaved`). A read-only ``np.memmap`` of the file is still available as
 :meth:`RawLayout.memmap` for raw access.
 
 ``data ignore value``: values equal to it (compared after the cast to float32, before scaling) read as NaN,
@@ -54,10 +51,9 @@ from __future__ import annotations
 import math
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -67,13 +63,17 @@ from ..core.errors import (FormatError, HeaderError, HsiminError, InputError, Ou
 from ..core.types import Cube, ScanMeta
 from ..core.units import infer_unit, normalise_unit, sort_order, to_nanometers
 from .atomic import atomic_outputs, ensure_space
-from .lazy import LazyCubeArray
+from .envi_header import (DATA_EXTENSIONS, EnviHeader, data_file_candidates, find_data_file, find_envi_files,
+                          parse_envi_header, read_envi_header, sniff_envi)
+from .interleaved import EnviLazyArray, RawLayout
 from .registry import Reader, register_reader
 from .table_csv import column_types, read_table_csv, table_csv_text
 
-__all__ = ["ENVI_DTYPES", "EnviHeader", "EnviInfo", "EnviLazyArray", "RawLayout", "find_envi_files",
-           "inspect_envi", "open_envi", "parse_envi_header", "read_envi_header", "sniff_envi",
-           "write_envi_cube"]
+# EnviHeader, the header functions, RawLayout and EnviLazyArray live in envi_header / interleaved; they are
+# named here too because ``hsimin.io.envi`` is where a user looks for everything ENVI.
+__all__ = ["DATA_EXTENSIONS", "ENVI_DTYPES", "EnviHeader", "EnviInfo", "EnviLazyArray", "RawLayout",
+           "find_data_file", "find_envi_files", "inspect_envi", "open_envi", "parse_envi_header", "read_envi_header",
+           "sniff_envi", "write_envi_cube"]
 
 ENVI_DTYPES: dict[int, str] = {1: "u1", 2: "i2", 3: "i4", 4: "f4", 5: "f8", 12: "u2", 13: "u4", 14: "i8",
                                15: "u8"}
@@ -81,542 +81,6 @@ ENVI_DTYPES: dict[int, str] = {1: "u1", 2: "i2", 3: "i4", 4: "f4", 5: "f8", 12: 
 
 _DTYPE_CODES = {np.dtype(v).name: k for k, v in ENVI_DTYPES.items()}
 _COMPLEX_CODES = {6: "complex64", 9: "complex128"}
-DATA_EXTENSIONS = (".img", ".dat", ".raw", ".bsq", ".bil", ".bip", "")
-"""Data-file names tried beside ``NAME.hdr``, in order (after the ``data file`` key)."""
-
-MAX_HEADER_BYTES = 64 * 2**20
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-
-# Positioned reads: raw bytes per chunk (the unit of work of one thread). BIL/BIP chunks are whole lines in
-# one read; BSQ needs one read per band, so its chunks are larger to keep those reads long.
-CHUNK_BYTES = 2 * 2**20
-BSQ_CHUNK_BYTES = 16 * 2**20
-THREAD_MIN_BYTES = 8 * 2**20
-"""Reads smaller than this (float32 output) stay on the calling thread."""
-
-
-def _default_threads() -> int:
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        n = os.cpu_count() or 1
-    return max(1, min(4, n))
-
-
-IO_THREADS = _default_threads()
-"""Threads used by large reads (positioned reads and numpy copies release the GIL)."""
-
-
-# --------------------------------------------------------------------------------------------- header
-
-@dataclass
-class EnviHeader:
-    """A parsed ENVI header: lower-case keys (runs of spaces collapsed) -> raw value text.
-
-    Values that were written in ``{...}`` hold the text between the braces (newlines kept); ``braced``
-    lists their keys. Typed access (:meth:`get_int`, :meth:`get_float`, :meth:`get_floats`) raises
-    :class:`HeaderError` naming the header and the key.
-    """
-
-    path: Path
-    fields: dict[str, str]
-    braced: set[str] = field(default_factory=set)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.fields
-
-    def get(self, key: str, default: str | None = None) -> str | None:
-        return self.fields.get(key, default)
-
-    def text(self, key: str) -> str | None:
-        """The value as one line of text (runs of whitespace collapsed), or None if absent/empty."""
-        v = self.fields.get(key)
-        if v is None:
-            return None
-        v = " ".join(v.split())
-        return v or None
-
-    def get_int(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int:
-        """An integer value; ``default`` if absent (absent without a default -> HeaderError)."""
-        raw = self.text(key)
-        if raw is None:
-            if default is None:
-                raise HeaderError(f"the header has no `{key}`; add `{key} = <integer>`", path=self.path)
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            try:
-                f = float(raw)
-            except ValueError:
-                f = math.nan
-            if not (math.isfinite(f) and f.is_integer()):
-                raise HeaderError(f"`{key} = {raw[:40]}` is not an integer", path=self.path) from None
-            value = int(f)
-        if minimum is not None and value < minimum:
-            raise HeaderError(f"`{key} = {value}` must be at least {minimum}", path=self.path)
-        return value
-
-    def get_float(self, key: str) -> float | None:
-        """A finite number, or None if absent."""
-        raw = self.text(key)
-        if raw is None:
-            return None
-        vals = self.get_floats(key)
-        if vals.size != 1:
-            raise HeaderError(f"`{key}` holds {vals.size} values, want one number", path=self.path)
-        return float(vals[0])
-
-    def get_floats(self, key: str, count: int | None = None) -> np.ndarray | None:
-        """A list of finite numbers (float64), or None if absent. ``count``: required length."""
-        raw = self.fields.get(key)
-        if raw is None:
-            return None
-        items = [s for s in re.split(r"[,\s]+", raw.strip()) if s]
-        try:
-            vals = np.array([float(s) for s in items], dtype=np.float64)
-        except ValueError:
-            bad = next(s for s in items if not _is_number(s))
-            raise HeaderError(f"`{key}` holds {bad[:30]!r}, which is not a number", path=self.path) from None
-        if vals.size == 0:
-            raise HeaderError(f"`{key}` is empty", path=self.path)
-        if not np.all(np.isfinite(vals)):
-            raise HeaderError(f"`{key}` holds NaN or infinite values", path=self.path)
-        if count is not None and vals.size != count:
-            raise HeaderError(f"`{key}` has {vals.size} values for {count} bands; give one per band",
-                              path=self.path)
-        return vals
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return True
-
-
-def parse_envi_header(text: str, path: str | os.PathLike = "<header>") -> EnviHeader:
-    """Parse ENVI header text. Keys are case-insensitive; ``{...}`` values may span lines; ``;`` starts a
-    comment line. Raises :class:`HeaderError` if the text does not start with ``ENVI`` or a brace never
-    closes."""
-    path = Path(path)
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines) and not lines[i].strip():
-        i += 1
-    if i >= len(lines) or not lines[i].strip().lstrip("\ufeff").upper().startswith("ENVI"):
-        raise HeaderError("not an ENVI header (the first line is not 'ENVI')", path=path)
-    i += 1
-    fields: dict[str, str] = {}
-    braced: set[str] = set()
-    while i < len(lines):
-        line = lines[i].strip()
-        start = i + 1
-        i += 1
-        if not line or line.startswith(";") or "=" not in line:
-            continue  # blank lines, comments and stray text carry nothing ENVI would read
-        key, _, value = line.partition("=")
-        key = " ".join(key.split()).lower()
-        value = value.strip()
-        if not key:
-            continue
-        if value.startswith("{"):
-            # Collect the value's lines and test only each new line for the closing brace: testing the whole
-            # growing value every time made an unclosed brace quadratic (83 s for 640 000 short lines).
-            parts = [value[1:]]
-            closed = "}" in parts[0]
-            while not closed:
-                if i >= len(lines):
-                    raise HeaderError(f"the value of `{key}` opens '{{' on line {start} and never closes it "
-                                      "(add the closing '}')", path=path)
-                nxt = lines[i]
-                i += 1
-                if nxt.strip().startswith(";"):
-                    continue
-                parts.append(nxt)
-                closed = "}" in nxt
-            fields[key] = "\n".join(parts).partition("}")[0].strip()
-            braced.add(key)
-        else:
-            fields[key] = value
-            braced.discard(key)
-    return EnviHeader(path, fields, braced)
-
-
-def read_envi_header(path: str | os.PathLike) -> EnviHeader:
-    """Read and parse an ENVI header file (see :func:`parse_envi_header`)."""
-    from .files import read_bytes_file
-    path = Path(path)
-    try:
-        data = read_bytes_file(path, what="the header", max_bytes=MAX_HEADER_BYTES, error=HeaderError)
-    except HeaderError as exc:
-        if "cannot read" in exc.message:
-            raise FormatError(exc.message, path=path) from None
-        raise
-    if b"\x00" in data:
-        raise HeaderError("not an ENVI header (the file is binary); give the .hdr text file", path=path)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")  # old headers write µm in Latin-1
-    return parse_envi_header(text, path)
-
-
-# --------------------------------------------------------------------------------------------- files
-
-def _is_envi_header(p: Path) -> bool:
-    try:
-        with open(p, "rb") as f:
-            head = f.read(64)
-    except OSError:
-        return False
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n").upper().startswith(b"ENVI")
-
-
-def _sibling_header(data: Path) -> Path | None:
-    """The header of a data file: NAME.hdr (for NAME.ext) or NAME.ext.hdr, if it is an ENVI header."""
-    cands = [data.with_suffix(".hdr"), data.with_suffix(".HDR"), Path(str(data) + ".hdr"),
-             Path(str(data) + ".HDR")] if data.suffix else [Path(str(data) + ".hdr"), Path(str(data) + ".HDR")]
-    for c in cands:
-        if c != data and c.is_file() and _is_envi_header(c):
-            return c
-    return None
-
-
-def _data_candidates(hdr: Path, header: EnviHeader | None) -> list[Path]:
-    out: list[Path] = []
-    if header is not None and header.text("data file"):
-        df = Path(header.text("data file"))
-        out.append(df if df.is_absolute() else hdr.parent / df)
-    stem = hdr.with_suffix("") if hdr.suffix.lower() == ".hdr" else hdr
-    for ext in DATA_EXTENSIONS:
-        for e in ((ext, ext.upper()) if ext else (ext,)):
-            out.append(Path(str(stem) + e))
-    return [c for c in dict.fromkeys(out) if c != hdr]
-
-
-def find_envi_files(path: str | os.PathLike) -> tuple[Path, Path | None]:
-    """(header, data file) for a header or a data file. The data file is None if no candidate exists.
-
-    Raises :class:`FormatError` if ``path`` is a data file without a header.
-    """
-    p = Path(path)
-    if p.suffix.lower() == ".hdr" or (p.is_file() and _is_envi_header(p)):
-        hdr = p
-    else:
-        hdr = _sibling_header(p)
-        if hdr is None:
-            raise FormatError(f"no ENVI header found beside this file (looked for {p.with_suffix('.hdr').name} "
-                              f"and {p.name}.hdr)", path=p)
-        if p.is_file():
-            return hdr, p
-    return hdr, _find_data(hdr, None)
-
-
-def _find_data(hdr: Path, header: EnviHeader | None) -> Path | None:
-    for c in _data_candidates(hdr, header):
-        try:
-            if c.is_file():
-                return c
-        except (OSError, ValueError):  # a `data file` value that is no usable name (too long, NUL bytes)
-            continue
-    return None
-
-
-def sniff_envi(path: str | os.PathLike) -> bool:
-    """True for an ENVI header (``.hdr`` or a file starting with ``ENVI``) or a data file with a sibling header."""
-    p = Path(path)
-    if not p.is_file():
-        return False
-    if p.suffix.lower() == ".hdr":
-        return True
-    with open(p, "rb") as f:
-        head = f.read(8)
-    if head.startswith(HDF5_MAGIC):
-        return False
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").upper().startswith(b"ENVI"):
-        return True
-    return _sibling_header(p) is not None
-
-
-# --------------------------------------------------------------------------------------------- raw reads
-
-def _aligned_empty(shape, dtype, align: int = 4096) -> np.ndarray:
-    """Uninitialised C-contiguous array whose data start on an ``align``-byte boundary.
-
-    The kernel copies file pages into a page-aligned buffer about three times faster than into numpy's
-    default 16-byte-aligned one (measured: 6.6 vs 2.2 GB/s), so every read lands in one of these.
-    """
-    dtype = np.dtype(dtype)
-    shape = tuple(int(s) for s in shape)
-    n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    buf = np.empty(n + align, np.uint8)
-    off = (-buf.ctypes.data) % align
-    return buf[off:off + n].view(dtype).reshape(shape)
-
-
-def _band_index(order: np.ndarray | None, n: int):
-    """A numpy index for the band axis: None (keep), a reversing slice (a view, no copy) or the order."""
-    if order is None:
-        return None
-    if np.array_equal(order, np.arange(n - 1, -1, -1)):
-        return slice(None, None, -1)
-    return order
-
-
-class _PositionalFile:
-    """A file opened for positioned reads: ``os.preadv`` where it exists, else seek + readinto."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        try:
-            self.f = open(path, "rb", buffering=0)
-        except OSError as exc:
-            raise FormatError(f"cannot open the data file ({exc.strerror or exc})", path=path) from None
-        self._preadv = getattr(os, "preadv", None)
-
-    def read_at(self, arr: np.ndarray, offset: int) -> None:
-        """Fill the contiguous array ``arr`` with the bytes at ``offset``."""
-        mv = memoryview(arr.reshape(-1).view(np.uint8))
-        done, n = 0, mv.nbytes
-        try:
-            while done < n:
-                if self._preadv is not None:
-                    got = self._preadv(self.f.fileno(), [mv[done:]], offset + done)
-                else:
-                    self.f.seek(offset + done)
-                    got = self.f.readinto(mv[done:])
-                if not got:
-                    raise TruncatedDataError(f"the data file ended at byte {offset + done} while reading "
-                                             f"{n} bytes at {offset}; it is shorter than its header says "
-                                             "(was it truncated after opening?)", path=self.path)
-                done += got
-        except OSError as exc:
-            raise FormatError(f"cannot read the data file ({exc.strerror or exc})", path=self.path) from None
-
-    def close(self) -> None:
-        self.f.close()
-
-
-def _transpose_tiles(src, out, order):
-    """out[i, w, j] = src[i, order[j], w] for src (k, B, W) float32 (any strides), out (k, W, B) C-contiguous.
-
-    Tiles of 8 bands x 32 samples keep the strided reads within a few pages at a time; numpy's own
-    transposing copy walks one band per page and runs at about half this speed on BSQ chunks.
-    """
-    k, n_bands, n_samples = src.shape
-    for i in range(k):
-        for j0 in range(0, n_bands, 8):
-            j1 = min(j0 + 8, n_bands)
-            for w0 in range(0, n_samples, 32):
-                w1 = min(w0 + 32, n_samples)
-                for w in range(w0, w1):
-                    for j in range(j0, j1):
-                        out[i, w, j] = src[i, order[j], w]
-
-
-_KERNEL: list = []
-
-
-def _transpose_kernel():
-    """The numba-compiled :func:`_transpose_tiles` (compiled on first large read, cached on disk), or None
-    when numba is unavailable or fails, in which case numpy's transposing copy is used."""
-    if not _KERNEL:
-        try:
-            import numba
-
-            from .._numba import JIT_OPTIONS
-            # One explicit signature: other file types are cast to float32 first, so one compilation serves all.
-            fn = numba.njit("void(float32[:, :, :], float32[:, :, ::1], intp[::1])", **JIT_OPTIONS)(
-                _transpose_tiles)
-        except Exception:  # noqa: BLE001 - numba is an accelerator here, never a requirement
-            fn = None
-        _KERNEL.append(fn)
-    return _KERNEL[0]
-
-
-@dataclass(frozen=True)
-class RawLayout:
-    """Where an ENVI cube's numbers are on disk.
-
-    data_file : path of the binary file
-    offset : header offset in bytes
-    dtype : numpy dtype with the file's byte order
-    lines, samples, bands : H, W, B
-    interleave : 'bsq', 'bil' or 'bip'
-    """
-
-    data_file: str
-    offset: int
-    dtype: np.dtype
-    lines: int
-    samples: int
-    bands: int
-    interleave: str
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of data (header offset excluded)."""
-        return self.lines * self.samples * self.bands * self.dtype.itemsize
-
-    @property
-    def file_shape(self) -> tuple[int, int, int]:
-        L, S, B = self.lines, self.samples, self.bands
-        return {"bsq": (B, L, S), "bil": (L, B, S), "bip": (L, S, B)}[self.interleave]
-
-    def memmap(self) -> np.memmap:
-        """Read-only memmap of the data in file order (:attr:`file_shape`)."""
-        return np.memmap(self.data_file, dtype=self.dtype, mode="r", offset=self.offset, shape=self.file_shape)
-
-    def chunk_lines(self) -> int:
-        """Lines per unit of work: a few MiB of raw bytes."""
-        line = self.samples * self.bands * self.dtype.itemsize
-        budget = BSQ_CHUNK_BYTES if self.interleave == "bsq" else CHUNK_BYTES
-        return max(1, budget // max(1, line))
-
-    def _direct(self, band_order) -> bool:
-        """True when the file's bytes are already the float32 BIP output (read straight into it)."""
-        return self.interleave == "bip" and self.dtype.kind == "f" and self.dtype.itemsize == 4 \
-            and band_order is None
-
-    def _fill(self, f: _PositionalFile, dest: np.ndarray, a: int, b: int, bidx, order: np.ndarray,
-              scratch: np.ndarray | None, cast: np.ndarray | None, kernel) -> None:
-        """Lines a:b as float32 (b - a, W, B) in increasing-wavelength band order, into ``dest``.
-
-        ``scratch`` holds the raw bytes of one chunk, ``cast`` (if given) one chunk as float32 for ``kernel``
-        (the compiled transpose) when the file is not float32.
-        """
-        k, L, S, B = b - a, self.lines, self.samples, self.bands
-        isz = self.dtype.itemsize
-        if self._direct(bidx):
-            f.read_at(dest, self.offset + a * S * B * isz)
-            if not self.dtype.isnative:
-                dest.view(np.uint32).byteswap(inplace=True)
-            return
-        if self.interleave == "bsq":
-            raw = scratch[:B * k * S * isz].view(self.dtype).reshape(B, k, S)
-            # Read each band into its sorted slot: the reorder costs nothing here.
-            for j, band in enumerate(order):
-                f.read_at(raw[j], self.offset + (int(band) * L + a) * S * isz)
-        elif self.interleave == "bil":
-            raw = scratch[:k * B * S * isz].view(self.dtype).reshape(k, B, S)
-            f.read_at(raw, self.offset + a * B * S * isz)
-        else:
-            raw = scratch[:k * S * B * isz].view(self.dtype).reshape(k, S, B)
-            f.read_at(raw, self.offset + a * S * B * isz)
-        if not self.dtype.isnative and isz > 1:
-            # Swap in the small, cached scratch buffer, so the cast below is a native one.
-            raw.byteswap(inplace=True)
-            raw = raw.view(self.dtype.newbyteorder("="))
-        if self.interleave == "bip":
-            np.copyto(dest, raw if bidx is None else raw[:, :, bidx], casting="unsafe")
-            return
-        if kernel is not None:
-            if raw.dtype != np.float32:
-                c = cast[:raw.size].reshape(raw.shape)
-                np.copyto(c, raw, casting="unsafe")
-                raw = c
-            src = raw.transpose(1, 0, 2) if self.interleave == "bsq" else raw          # (k, B, W)
-            kernel(src, dest, self._identity if self.interleave == "bsq" else order)
-            return
-        if self.interleave == "bsq":
-            src = raw.transpose(1, 2, 0)
-        else:
-            src = (raw if bidx is None else raw[:, bidx, :]).transpose(0, 2, 1)
-        np.copyto(dest, src, casting="unsafe")
-
-    @property
-    def _identity(self) -> np.ndarray:
-        return np.arange(self.bands, dtype=np.intp)
-
-    def read_into(self, out: np.ndarray, r0: int, band_order: np.ndarray | None = None,
-                  finish: Callable[[np.ndarray, int], None] | None = None, threads: int | None = None) -> None:
-        """Fill ``out`` ((h, W, B) float32, C-contiguous) with lines ``r0:r0+h`` converted to float32, bands in
-        ``band_order`` (file band indices, or None for file order). ``finish(chunk, first_line)`` is applied to
-        each chunk right after it is filled, while it is still in cache (scale, ignore value, calibration)."""
-        h = out.shape[0]
-        if h == 0:
-            return
-        if r0 < 0 or r0 + h > self.lines:
-            raise IndexError(f"lines {r0}:{r0 + h} out of range for {self.lines} lines")
-        bidx = _band_index(band_order, self.bands)
-        order = self._identity if band_order is None else np.ascontiguousarray(band_order, np.intp)
-        k = self.chunk_lines()
-        chunks = [(a, min(a + k, h)) for a in range(0, h, k)]
-        large = out.nbytes >= THREAD_MIN_BYTES
-        n_threads = threads if threads is not None else IO_THREADS
-        n_threads = max(1, min(n_threads if large else 1, len(chunks)))
-        # The compiled tiled transpose only for BSQ: there numpy's transposing copy walks one band plane per page.
-        # A BIL chunk (k, B, W) is a stack of small (B, W) planes that stay in cache, and numpy's own transposing
-        # (and casting) copy runs 2.5-3x faster than the kernel on them.
-        kernel = _transpose_kernel() if (large and self.interleave == "bsq") else None
-        chunk_values = min(k, h) * self.samples * self.bands
-        scratch_bytes = 0 if self._direct(bidx) else chunk_values * self.dtype.itemsize
-        cast_values = chunk_values if (kernel is not None and self.dtype.newbyteorder("=") != np.float32) else 0
-        path = Path(self.data_file)
-
-        def work(t: int) -> None:
-            f = _PositionalFile(path)
-            try:
-                scratch = _aligned_empty((scratch_bytes,), np.uint8) if scratch_bytes else None
-                cast = _aligned_empty((cast_values,), np.float32) if cast_values else None
-                for a, b in chunks[t::n_threads]:
-                    dest = out[a:b]
-                    self._fill(f, dest, r0 + a, r0 + b, bidx, order, scratch, cast, kernel)
-                    if finish is not None:
-                        finish(dest, r0 + a)
-            finally:
-                f.close()
-
-        if n_threads == 1:
-            work(0)
-            return
-        with ThreadPoolExecutor(n_threads, thread_name_prefix="hsimin-read") as ex:
-            futures = [ex.submit(work, t) for t in range(n_threads)]
-            for fut in futures:
-                fut.result()
-
-    def read_lines(self, r0: int, r1: int, band_order: np.ndarray | None = None,
-                   finish: Callable[[np.ndarray, int], None] | None = None) -> np.ndarray:
-        """Lines r0:r1 as a new page-aligned (r1 - r0, W, B) float32 array (see :meth:`read_into`)."""
-        out = _aligned_empty((max(0, r1 - r0), self.samples, self.bands), np.float32)
-        self.read_into(out, r0, band_order, finish)
-        return out
-
-
-class EnviLazyArray(LazyCubeArray):
-    """(H, W, B) float32 reflectance of an ENVI file, read on demand.
-
-    ``scale`` (scalar or (B,) in sorted band order) divides the values; ``ignore`` (in file units) becomes
-    NaN before scaling. Pickles as its description (path, layout), not as data.
-    """
-
-    def __init__(self, layout: RawLayout, band_order: np.ndarray | None = None, scale=None, ignore=None):
-        super().__init__((layout.lines, layout.samples, layout.bands))
-        self.layout = layout
-        self.band_order = None if band_order is None else np.asarray(band_order, np.intp)
-        self.scale = None if scale is None else np.asarray(scale, np.float32)
-        # Values are compared after the cast to float32, so the ignore value is cast the same way.
-        with np.errstate(over="ignore"):
-            self.ignore = None if ignore is None or not math.isfinite(ignore) else np.float32(ignore)
-
-    def _finish(self, chunk: np.ndarray, first_line: int) -> None:
-        if self.ignore is not None:
-            np.copyto(chunk, np.float32(np.nan), where=chunk == self.ignore)
-        if self.scale is not None:
-            with np.errstate(over="ignore"):  # a float file's absurd values may overflow: inf, not a crash
-                np.divide(chunk, self.scale, out=chunk)
-
-    def _read_lines(self, r0: int, r1: int) -> np.ndarray:
-        fin = self._finish if (self.ignore is not None or self.scale is not None) else None
-        return self.layout.read_lines(r0, r1, self.band_order, fin)
-
-    def __repr__(self) -> str:
-        return (f"{type(self).__name__}({self.layout.data_file!r}, shape={self.shape}, "
-                f"{self.layout.interleave}, {self.layout.dtype.str})")
-
-
 # --------------------------------------------------------------------------------------------- open
 
 @dataclass
@@ -667,7 +131,7 @@ def _layout(header: EnviHeader, hdr: Path, data: Path | None) -> RawLayout:
     offset = H.get_int("header offset", 0, minimum=0)
     dtype = np.dtype(ENVI_DTYPES[code]).newbyteorder("<" if byte_order == 0 else ">")
     if data is None:
-        tried = ", ".join(c.name for c in _data_candidates(hdr, H)[:8])
+        tried = ", ".join(c.name for c in data_file_candidates(hdr, H)[:8])
         raise FormatError(f"the data file is missing (looked for {tried}); put it beside the header",
                           path=hdr)
     need = offset + lines * samples * bands * dtype.itemsize
@@ -758,7 +222,7 @@ def inspect_envi(path: str | os.PathLike, *, wavelengths=None, apply_scale: bool
     hdr, _ = find_envi_files(path)
     p = Path(path)
     header = read_envi_header(hdr)
-    data = p if (p != hdr and p.is_file()) else _find_data(hdr, header)
+    data = p if (p != hdr and p.is_file()) else find_data_file(hdr, header)
     layout = _layout(header, hdr, data)
     B = layout.bands
     wl_file, unit, unit_text = _wavelengths(header, hdr, B, wavelengths)
@@ -863,7 +327,8 @@ def _ignore_mask(info: EnviInfo) -> np.ndarray | None:
     with np.errstate(over="ignore"):
         ign = np.float32(info.ignore)
     mm = lay.memmap()
-    first = {"bsq": lambda: mm[0], "bil": lambda: mm[:, 0, :], "bip": lambda: mm[:, :, 0]}[lay.interleave]()
+    band0 = {"bsq": (0,), "bil": (slice(None), 0), "bip": (slice(None), slice(None), 0)}[lay.interleave]
+    first = mm[band0]
     cand = np.asarray(first, dtype=np.float32) == ign
     del mm, first
     if not cand.any():
@@ -1039,7 +504,7 @@ def write_envi_cube(cube: Cube, path: str | os.PathLike, *, overwrite: bool = Fa
             with open(tmp_data, "r+b") as f:
                 f.truncate(H * W * B * isz)
                 for blk in iter_blocks(cube, max_bytes=max_bytes):
-                    r0, r1 = blk.rows.start, blk.rows.stop
+                    r0 = blk.rows.start
                     v = _encode(blk.data, dt, scale, ignore)
                     if inter == "bip":
                         f.seek(r0 * W * B * isz)

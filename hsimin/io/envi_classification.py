@@ -19,10 +19,12 @@ from ..core.errors import FormatError, HeaderError, InputError, OutputError, Tru
 from ..core.types import MineralMap, ScanMeta
 from .atomic import atomic_outputs
 from .colors import class_colors
+from .envi_header import DATA_EXTENSIONS, data_file_candidates, find_data_file, read_envi_header
 
 UNCLASSIFIED_NAME = "Unclassified"
 
-_DATA_EXTENSIONS = (".img", "", ".dat", ".raw", ".bsq", ".cls", ".IMG", ".DAT", ".RAW", ".BSQ")
+# where a classification's data may be: ENVI's usual names and ``.cls``
+_DATA_EXTENSIONS = (*DATA_EXTENSIONS, ".cls")
 _DTYPES = {1: np.uint8, 2: np.int16, 3: np.int32, 12: np.uint16, 13: np.uint32, 14: np.int64, 15: np.uint64}
 _UNCLASSIFIED_RE = re.compile(r"unclass|unknown|masked|no[\s_]?data|^none$|^background$|^$", re.I)
 _META_KEYS = {"hsimin hole id": "hole_id", "hsimin tray id": "tray_id", "hsimin depth from m": "depth_from_m",
@@ -109,47 +111,6 @@ def write_envi_classification(mineral_map: MineralMap, path: str | os.PathLike, 
     return hdr
 
 
-def _find_data_file(hdr: Path) -> Path:
-    base = hdr.with_suffix("") if hdr.suffix.lower() == ".hdr" else hdr
-    for ext in _DATA_EXTENSIONS:
-        cand = base.with_name(base.name + ext) if ext else base
-        if cand.is_file() and cand != hdr:
-            return cand
-    raise FormatError(f"no data file beside the header (looked for {base.name} with "
-                      f"{', '.join(e or '(no extension)' for e in _DATA_EXTENSIONS[:6])})", path=hdr)
-
-
-def _parse_header(hdr: Path) -> dict:
-    """The header as SPy's ``read_envi_header`` gives it (lower-case keys; braced values as lists of stripped
-    items, ``description`` as text), parsed by hsimin's own parser: linear in the header's size (SPy's pops lines
-    off the front of a list, quadratic for a long braced value) and with errors that name the header."""
-    from .envi import read_envi_header
-    h = read_envi_header(hdr)
-    out: dict = {}
-    for key, value in h.fields.items():
-        if key in h.braced and key != "description":
-            out[key] = [v.strip() for v in value.split(",")]
-        else:
-            out[key] = value.strip()
-    return out
-
-
-def _md_str(value) -> str:
-    """A header value as one string (SPy gives braced values as lists)."""
-    return ", ".join(str(v).strip() for v in value) if isinstance(value, list) else str(value).strip()
-
-
-def _int_key(md: dict, key: str, hdr: Path, default=None) -> int:
-    if key not in md:
-        if default is not None:
-            return default
-        raise HeaderError(f"the header has no '{key}'", path=hdr)
-    try:
-        return int(str(md[key]).strip())
-    except ValueError:
-        raise HeaderError(f"'{key}' is {md[key]!r}, not an integer", path=hdr) from None
-
-
 def read_envi_classification(path: str | os.PathLike) -> MineralMap:
     """Read an ENVI Classification file (header path, or its data file) as a :class:`MineralMap`.
 
@@ -163,27 +124,32 @@ def read_envi_classification(path: str | os.PathLike) -> MineralMap:
         hdr = p.with_suffix(".hdr")
     if not hdr.is_file():
         raise FormatError("no such ENVI header", path=hdr)
-    md = _parse_header(hdr)
-    ftype = str(md.get("file type", "")).strip().lower()
+    h = read_envi_header(hdr)
+    ftype = (h.text("file type") or "").lower()
     if ftype != "envi classification":
-        raise FormatError(f"file type is {md.get('file type')!r}, not 'ENVI Classification'; open cubes with "
+        raise FormatError(f"file type is {h.text('file type')!r}, not 'ENVI Classification'; open cubes with "
                           "hsimin.open_cube", path=hdr)
-    W, H = _int_key(md, "samples", hdr), _int_key(md, "lines", hdr)
-    bands = _int_key(md, "bands", hdr, default=1)
+    W, H = h.get_int("samples", minimum=1), h.get_int("lines", minimum=1)
+    bands = h.get_int("bands", 1)
     if bands != 1:
         raise HeaderError(f"an ENVI Classification has 1 band, this header says {bands}", path=hdr)
-    code = _int_key(md, "data type", hdr)
+    code = h.get_int("data type")
     if code not in _DTYPES:
         raise HeaderError(f"data type {code} is not an integer type a classification can use", path=hdr)
-    order = _int_key(md, "byte order", hdr, default=0)
-    offset = _int_key(md, "header offset", hdr, default=0)
-    names = [str(n).strip() for n in md.get("class names", [])]
-    n = _int_key(md, "classes", hdr, default=len(names) or 0)
+    order = h.get_int("byte order", 0)
+    if order not in (0, 1):
+        raise HeaderError(f"`byte order = {order}`; use 0 (little-endian) or 1 (big-endian)", path=hdr)
+    offset = h.get_int("header offset", 0, minimum=0)
+    names = [n.strip() for n in h.get("class names", "").split(",")] if h.get("class names") else []
+    n = h.get_int("classes", len(names) or 0)
     if not names:
         names = [UNCLASSIFIED_NAME] + [f"class_{i}" for i in range(1, n)]
     if n != len(names):
         raise HeaderError(f"'classes = {n}' but 'class names' has {len(names)} names", path=hdr)
-    data_file = _find_data_file(hdr)
+    data_file = find_data_file(hdr, h, _DATA_EXTENSIONS)
+    if data_file is None:
+        tried = ", ".join(c.name for c in data_file_candidates(hdr, h, _DATA_EXTENSIONS)[:6])
+        raise FormatError(f"no data file beside the header (looked for {tried})", path=hdr)
     dt = np.dtype(_DTYPES[code]).newbyteorder(">" if order == 1 else "<")
     need = offset + H * W * dt.itemsize
     size = data_file.stat().st_size
@@ -198,7 +164,7 @@ def read_envi_classification(path: str | os.PathLike) -> MineralMap:
         labels, classes = raw - 1, names[1:]
     else:
         labels, classes = raw, names
-    kw = {field: _md_str(md[key]) for key, field in _META_KEYS.items() if key in md}
+    kw = {field: h.text(key) for key, field in _META_KEYS.items() if h.text(key) is not None}
     try:
         meta = ScanMeta(**kw)
     except InputError:
@@ -206,4 +172,4 @@ def read_envi_classification(path: str | os.PathLike) -> MineralMap:
     meta = ScanMeta(**{**meta.to_dict(), "attrs": {"format": "envi classification", "header": str(hdr),
                                                    "data file": str(data_file)}})
     return MineralMap(labels=labels.astype(np.int16), classes=classes, meta=meta,
-                      produced_by=_md_str(md.get("hsimin produced by", "")))
+                      produced_by=h.text("hsimin produced by") or "")

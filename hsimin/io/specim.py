@@ -41,7 +41,9 @@ import numpy as np
 
 from ..core.errors import CalibrationError
 from ..core.types import Cube, ScanMeta
-from .envi import EnviInfo, EnviLazyArray, inspect_envi, read_envi_header
+from .envi import EnviInfo, inspect_envi
+from .envi_header import read_envi_header
+from .interleaved import EnviLazyArray
 from .registry import Reader, register_reader
 
 __all__ = ["SpecimFiles", "SpecimLazyArray", "calibrate_specim", "find_specim_files", "sniff_specim"]

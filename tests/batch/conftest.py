@@ -20,7 +20,7 @@ SAMPLE_LINES = 320
 @pytest.fixture(scope="session")
 def sample_raw():
     """The sample tray as (lines, samples, bands) uint16 and its header fields (wavelengths, fwhm, scale)."""
-    from hsimin.io.envi import read_envi_header
+    from hsimin.io.envi_header import read_envi_header
     h = read_envi_header(samples.tray_path())
     L, S, B = h.get_int("lines"), h.get_int("samples"), h.get_int("bands")
     raw = np.fromfile(samples.tray_path().with_suffix(".img"), dtype="<u2").reshape(L, B, S).transpose(0, 2, 1)

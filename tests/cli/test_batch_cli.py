@@ -30,7 +30,7 @@ def _one_line_error(p, *needles):
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     """Two small trays cut from the bundled sample tray (one hole) and a manifest; a third, truncated tray."""
-    from hsimin.io.envi import read_envi_header
+    from hsimin.io.envi_header import read_envi_header
     root = tmp_path_factory.mktemp("cli_session")
     h = read_envi_header(samples.tray_path())
     raw = np.fromfile(samples.tray_path().with_suffix(".img"), dtype="<u2").reshape(320, 270, 64)  # BIL

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import hsimin.io.envi as envi_mod
+import hsimin.io.interleaved as interleaved
 from hsimin.core import (Cube, FormatError, HeaderError, OutputError, OutputExistsError, ScanMeta,
                          TruncatedDataError, WavelengthError)
 from hsimin.io import open_cube
@@ -60,14 +61,14 @@ def test_threaded_chunked_reads_equal_single_reads(tmp_path, rng, write_envi, mo
     fields = _nm_fields(WL_NM[order], **{"reflectance scale factor": 1000, "data ignore value": -999})
     hdr, _ = write_envi(tmp_path / "t.hdr", raw, interleave=interleave, byte_order=1, fields=fields)
     single = np.asarray(open_envi(hdr).data)
-    monkeypatch.setattr(envi_mod, "THREAD_MIN_BYTES", 0)
-    monkeypatch.setattr(envi_mod, "CHUNK_BYTES", 1)
-    monkeypatch.setattr(envi_mod, "BSQ_CHUNK_BYTES", 3 * 6 * 12 * 2)
-    monkeypatch.setattr(envi_mod, "IO_THREADS", 3)
+    monkeypatch.setattr(interleaved, "THREAD_MIN_BYTES", 0)
+    monkeypatch.setattr(interleaved, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(interleaved, "BSQ_CHUNK_BYTES", 3 * 6 * 12 * 2)
+    monkeypatch.setattr(interleaved, "IO_THREADS", 3)
     if not compiled:
-        monkeypatch.setattr(envi_mod, "_KERNEL", [None])
+        monkeypatch.setattr(interleaved, "_KERNEL", [None])
     elif interleave != "bip":
-        assert envi_mod._transpose_kernel() is not None
+        assert interleaved._transpose_kernel() is not None
     cube = open_envi(hdr)
     threaded = np.asarray(cube.data)
     np.testing.assert_array_equal(threaded, single)
@@ -224,13 +225,13 @@ def test_data_are_lazy_and_reads_touch_only_the_lines_asked_for(tmp_path, rng, w
     raw = _raw(rng, "float32", (40, 5, 12))
     hdr, data_file = write_envi(tmp_path / "lazy.hdr", raw, fields=_nm_fields())
     read = []
-    real = envi_mod._PositionalFile.read_at
+    real = interleaved._PositionalFile.read_at
 
     def counting(self, arr, offset):
         read.append(arr.nbytes)
         return real(self, arr, offset)
 
-    monkeypatch.setattr(envi_mod._PositionalFile, "read_at", counting)
+    monkeypatch.setattr(interleaved._PositionalFile, "read_at", counting)
     cube = open_cube(hdr)
     assert read == [] and not isinstance(cube.data, np.ndarray)
     np.testing.assert_array_equal(cube.data[10:12], raw[10:12])
