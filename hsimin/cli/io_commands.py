@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InputError
+from ..core.plain import to_plain
 
 EXIT_OK = 0
 
@@ -86,22 +87,6 @@ def _reader_name(path: Path, cube) -> str | None:
     return None
 
 
-def _jsonable(v):
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return _jsonable(v.tolist())
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if v is None or isinstance(v, (str, int, float, bool)):
-        return v
-    return str(v)
-
-
 def describe_cube(path: Path, cube) -> dict:
     """The facts ``hsimin info`` shows, as a JSON-able dict (wavelengths in nm, sizes in MiB)."""
     H, W, B = cube.shape
@@ -123,12 +108,12 @@ def describe_cube(path: Path, cube) -> dict:
         "fwhm_nm": None if cube.fwhm is None else [float(np.min(cube.fwhm)), float(np.max(cube.fwhm))],
         "size_float32_mib": round(cube.nbytes / 2**20, 3),
         "mask_core_fraction": None if cube.mask is None else round(float(np.mean(cube.mask)), 6),
-        "meta": _jsonable(cube.meta.to_dict()) if cube.meta is not None else None,
+        "meta": to_plain(cube.meta.to_dict(), nonfinite="null") if cube.meta is not None else None,
     }
     if cube.table is not None:
         doc["spectra"] = H * W
         doc["table"] = describe_table(cube.table)
-    return _jsonable(doc)
+    return to_plain(doc, nonfinite="null")
 
 
 def describe_table(table) -> dict:

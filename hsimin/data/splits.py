@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core.errors import InputError
+from ..core.plain import to_plain
 
 __all__ = ["BlockSplit", "OPTIMISTIC_NOTE", "Split", "group_kfold", "group_split", "mask_membership", "min_gap",
            "patch_overlap_count", "random_split", "spatial_block_kfold", "spatial_block_split"]
@@ -58,7 +59,7 @@ class Split:
     def to_dict(self) -> dict:
         """Plain (JSON-able) summary: kind, optimistic, sizes and info."""
         return {"kind": self.kind, "optimistic": bool(self.optimistic), "n_train": int(self.train.size),
-                "n_test": int(self.test.size), "description": self.describe(), **_plain(self.info)}
+                "n_test": int(self.test.size), "description": self.describe(), **to_plain(self.info)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,20 +96,7 @@ class BlockSplit:
     def to_dict(self) -> dict:
         return {"kind": self.kind, "optimistic": False, "block_size": int(self.block_size), "gap": int(self.gap),
                 "n_train": int(self.train_mask.sum()), "n_test": int(self.test_mask.sum()),
-                "description": self.describe(), **_plain(self.info)}
-
-
-def _plain(d: dict) -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, np.ndarray):
-            v = v.tolist()
-        elif isinstance(v, np.generic):
-            v = v.item()
-        elif isinstance(v, (list, tuple)):
-            v = [x.item() if isinstance(x, np.generic) else x for x in v]
-        out[k] = v
-    return out
+                "description": self.describe(), **to_plain(self.info)}
 
 
 def _fraction(test_fraction: float) -> float:

@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import __version__
 from ..core.errors import FormatError, InputError, OutputError
+from ..core.plain import json_text
 from ..core.types import Raster
 from .atomic import atomic_output
 
@@ -163,7 +164,7 @@ def write_raster_h5(raster: Raster, path: str | os.PathLike, *, extra: Mapping[s
             f.attrs["transform"] = np.asarray(raster.transform, dtype=np.float64)
             f.attrs["crs"] = raster.crs or ""
             f.attrs["layer_names"] = json.dumps(list(raster.layer_names))
-            f.attrs["attrs_json"] = json.dumps(dict(attrs or {}), default=_json_default)
+            f.attrs["attrs_json"] = json_text(dict(attrs or {}), nonfinite="keep")
             g = f.create_group("layers")
             for i, name in enumerate(raster.layer_names):
                 g.create_dataset(name, data=values[..., i], compression="gzip", shuffle=True)
@@ -403,29 +404,10 @@ def prepare_output_folder(path: str | os.PathLike, outputs: Sequence[str] = (), 
 
 
 
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def _finite(o):
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {k: _finite(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_finite(v) for v in o]
-    return o
-
-
 def write_json(obj: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write JSON (numpy scalars/arrays converted; NaN/inf written as null). Atomic."""
-    text = json.dumps(_finite(json.loads(json.dumps(obj, default=_json_default))), indent=2)
+    """Write JSON (numpy scalars/arrays converted, :func:`hsimin.core.plain.to_plain`; NaN/inf written as null).
+    Atomic."""
+    text = json_text(obj, indent=2)
     with atomic_output(path, overwrite=overwrite) as tmp:
         Path(tmp).write_text(text + "\n", encoding="utf-8")
     return Path(path)

@@ -27,6 +27,7 @@ import numpy as np
 from torch import nn
 
 from ..core.errors import InputError, ModelError
+from ..core.plain import to_plain
 
 __all__ = ["Backbone", "Head", "register_backbone", "list_backbones", "create_backbone", "backbone_builder",
            "register_head", "list_heads", "create_head", "register_preset", "list_presets", "preset_spec",
@@ -74,28 +75,9 @@ def plain(value: Any, where: str = "value") -> Any:
     """``value`` as plain, checkpoint-safe Python: str, int, float, bool, None, list, and dicts with str keys.
 
     Tuples become lists, numpy scalars/arrays become Python numbers/lists. Anything else raises
-    :class:`InputError` naming ``where``.
+    :class:`InputError` naming ``where`` (:func:`hsimin.core.plain.to_plain` with ``strict=True``).
     """
-    if value is None or type(value) in (str, bool, int, float):
-        return value
-    for typ in (bool, str, int, float):            # subclasses (TorchVersion, IntEnum...) as the plain type
-        if isinstance(value, typ):
-            return typ(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, Mapping):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise InputError(f"{where} has a non-string key {k!r}; use string keys")
-            out[k] = plain(v, f"{where}[{k!r}]")
-        return out
-    raise InputError(f"{where} is a {type(value).__name__}; model specs, recipes and checkpoint metadata hold "
-                     "only str, int, float, bool, None, lists and dicts (convert it to one of those)")
+    return to_plain(value, where=where, strict=True)
 
 
 class _Registry:

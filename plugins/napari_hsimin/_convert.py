@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from hsimin.core import UNCLASSIFIED, Cube, InputError, MineralMap, ScanMeta
+from hsimin.core.plain import to_plain
 
 CUBE_KIND = "cube"
 MAP_KIND = "mineral_map"
@@ -249,16 +250,6 @@ def _features_table(classes: Sequence[str], labels: np.ndarray | None):
                          "pixels": counts, "fraction": np.r_[0.0, counts[1:] / total]})
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def map_to_layer_data(mineral_map: MineralMap, name: str = "minerals", *, min_confidence: float = 0.0,
                       confidence: bool = True) -> list:
     """LayerData of a mineral map: a Labels layer (class names in ``features`` and ``metadata['classes']``, class
@@ -272,7 +263,7 @@ def map_to_layer_data(mineral_map: MineralMap, name: str = "minerals", *, min_co
     values = np.where(labels >= 0, labels + 1, 0).astype(np.int32)
     classes = list(mineral_map.classes)
     meta = {"hsimin_kind": MAP_KIND, "classes": classes, "produced_by": mineral_map.produced_by,
-            "provenance": _plain(mineral_map.provenance), "scan_meta": mineral_map.meta.to_dict(),
+            "provenance": to_plain(mineral_map.provenance), "scan_meta": mineral_map.meta.to_dict(),
             "min_confidence": float(min_confidence), "mineral_map": mineral_map}
     out = [(values, {"name": name, "colormap": label_colormap(classes), "features": _features_table(classes, values),
                      "metadata": meta, "opacity": 0.8}, "labels")]
