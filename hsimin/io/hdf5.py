@@ -1,4 +1,6 @@
-"""HDF5 through h5py: hsimin's own schema (v1) and a generic reader for other HDF5 cubes.
+"""HDF5 through h5py: hsimin's own schema (v1), written and read here; other HDF5 cubes are read by
+:mod:`hsimin.io.hdf5_foreign`, the shared reading pieces are in :mod:`hsimin.io.hdf5_read` and the full-disk
+guard every HDF5 writer uses in :mod:`hsimin.io.hdf5_guard`.
 
 hsimin HDF5 schema v1 (full description in ``docs/formats.md``)::
 
@@ -28,25 +30,26 @@ processes. Writers stream cubes block by block and are atomic (temporary file, t
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
-import re
 import shutil
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import h5py
 import numpy as np
 
 from .. import __version__
-from ..core.errors import FormatError, HeaderError, HsiminError, InputError, OutputError, OutputExistsError
+from ..core.errors import FormatError, HeaderError, HsiminError, InputError, OutputExistsError
+from ..core.plain import json_text
 from ..core.types import Cube, MineralMap, ScanMeta, SpectrumTable
-from ..core.units import infer_unit, normalise_unit, sort_order, to_nanometers
+from ..core.units import to_nanometers
 from .atomic import atomic_output, ensure_space, output_error
 from .blocks import block_lines, iter_blocks
-from .lazy import LazyCubeArray
+from .hdf5_foreign import open_foreign_hdf5
+from .hdf5_guard import guarded_h5
+from .hdf5_read import (HDF5CubeArray, check_storage, dataset_summary, find_unit, make_cube, open_read, read_dataset,
+                        reading, str_attr, wavelength_order)
 from .registry import Reader, register_reader
 
 SCHEMA_VERSION = 1
@@ -64,68 +67,17 @@ CHUNK_TARGET_BYTES = 8 * 2**20
 _META_STR = ("hole_id", "tray_id", "sensor", "source")
 _META_FLOAT = ("depth_from_m", "depth_to_m", "pixel_size_mm")
 
-_WL_NAME = re.compile(r"^(wavelengths?|wl|wls|wvl|wave|lambdas?|band_?cent(er|re)s?|"
-                      r"wavelengths?_?(nm|um|micron|microns|micrometers?|nanometers?)|bands?)$", re.I)
-_UNIT_KEYS = ("units", "unit", "wavelength_units", "wavelength units", "Units", "UNITS")
-# On the cube dataset or a group, 'units' describes the data, so only these name wavelength units.
-_WL_UNIT_KEYS = ("wavelength_units", "wavelength units", "wavelength_unit", "wavelengths_units")
-_FILL_KEYS = ("_FillValue", "missing_value", "data_ignore_value", "data ignore value", "fill_value", "nodata")
-_REFL_SCALE_KEYS = ("reflectance_scale_factor", "reflectance scale factor")
 # ScanMeta.attrs keys that describe how a file lays data out on disk: on reading a cube they describe the
 # HDF5 file, not the source a stored cube was converted from (whose format stays as ``source_format``).
 _LAYOUT_KEYS = frozenset({"format", "interleave", "dtype", "byte_order", "byte order", "header_offset",
                           "header offset", "data_file", "data file", "dataset", "layout", "chunks", "compression",
                           "hsimin_schema"})
-_INTERLEAVE = {0: "bsq", 1: "bil", 2: "bip"}  # band axis of a stored (.., .., ..) dataset -> ENVI name
 
 
 # --------------------------------------------------------------------------- small helpers
 
-def _str_attr(value) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, np.ndarray) and value.size == 1:
-        return _str_attr(value.reshape(-1)[0])
-    return str(value)
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    if isinstance(obj, (Path, os.PathLike)):
-        return os.fspath(obj)
-    if isinstance(obj, bytes):
-        return obj.decode("utf-8", "replace")
-    return str(obj)
-
-
 def _dumps(obj) -> str:
-    return json.dumps(obj, sort_keys=True, default=_json_default)
-
-
-def _open_read(path: Path) -> h5py.File:
-    """Open an HDF5 file read-only, turning h5py's errors into :class:`FormatError`."""
-    if not path.exists():
-        raise FormatError("no such file", path=path)
-    try:
-        return h5py.File(path, "r", locking=False)
-    except OSError as exc:
-        raise FormatError(f"not a readable HDF5 file ({exc})", path=path) from None
-
-
-@contextlib.contextmanager
-def _reading(path: Path) -> Iterator[h5py.File]:
-    """Open read-only; an OSError while the file is read (truncated or corrupt file) becomes FormatError."""
-    f = _open_read(path)
-    try:
-        with f:
-            yield f
-    except OSError as exc:
-        raise FormatError(f"cannot read the HDF5 file ({exc}); it may be truncated or corrupt", path=path) from None
+    return json_text(obj, sort_keys=True, nonfinite="keep")
 
 
 def _schema_version(f: h5py.File, path: Path) -> int | None:
@@ -143,21 +95,6 @@ def _schema_version(f: h5py.File, path: Path) -> int | None:
     return v
 
 
-def _summary(f: h5py.File, limit: int = 12) -> str:
-    """'name (shape dtype), ...' of the datasets in a file, for error messages."""
-    found: list[str] = []
-
-    def visit(name, obj):
-        if isinstance(obj, h5py.Dataset):
-            found.append(f"/{name} {tuple(obj.shape)} {obj.dtype}")
-
-    f.visititems(visit)
-    if not found:
-        return "no datasets"
-    more = f" and {len(found) - limit} more" if len(found) > limit else ""
-    return "datasets " + ", ".join(found[:limit]) + more
-
-
 def _write_meta_attrs(g: h5py.Group, meta: ScanMeta | None) -> None:
     meta = meta or ScanMeta()
     for k in _META_STR:
@@ -171,26 +108,32 @@ def _write_meta_attrs(g: h5py.Group, meta: ScanMeta | None) -> None:
     g.attrs["attrs_json"] = _dumps(dict(meta.attrs))
 
 
+def _json_attr(g: h5py.Group, name: str, path: Path, default: Any = None) -> Any:
+    """The JSON text in attribute ``name`` of ``g``, parsed (``default`` if absent); invalid JSON is a
+    :class:`HeaderError` naming the group and the attribute."""
+    if name not in g.attrs:
+        return default
+    try:
+        return json.loads(str_attr(g.attrs[name]))
+    except json.JSONDecodeError as exc:
+        raise HeaderError(f"{g.name} attribute {name} is not valid JSON ({exc})", path=path) from None
+
+
 def _read_meta_attrs(g: h5py.Group, path: Path) -> ScanMeta:
     kw: dict[str, Any] = {}
     for k in _META_STR:
         if k in g.attrs:
-            kw[k] = _str_attr(g.attrs[k])
+            kw[k] = str_attr(g.attrs[k])
     for k in _META_FLOAT:
         if k in g.attrs:
             raw = g.attrs[k]
             try:
                 kw[k] = float(np.asarray(raw, dtype=np.float64).reshape(-1)[0])
             except (TypeError, ValueError, IndexError):
-                shown = _str_attr(raw) if isinstance(raw, (bytes, str, np.ndarray)) else repr(raw)
+                shown = str_attr(raw) if isinstance(raw, (bytes, str, np.ndarray)) else repr(raw)
                 raise HeaderError(f"{g.name} attribute {k} is {shown[:40]!r}, not a number (metres or mm)",
                                   path=path) from None
-    attrs = {}
-    if "attrs_json" in g.attrs:
-        try:
-            attrs = json.loads(_str_attr(g.attrs["attrs_json"]))
-        except json.JSONDecodeError as exc:
-            raise HeaderError(f"{g.name} attribute attrs_json is not valid JSON ({exc})", path=path) from None
+    attrs = _json_attr(g, "attrs_json", path, {})
     try:
         return ScanMeta(**kw, attrs=attrs if isinstance(attrs, dict) else {"value": attrs})
     except InputError as exc:
@@ -236,12 +179,6 @@ def _array_dataset(g: h5py.Group, name: str, arr: np.ndarray, compression=None, 
     return g.create_dataset(name, data=np.ascontiguousarray(a), track_times=False, **kw)
 
 
-def _read_dataset(ds: h5py.Dataset) -> np.ndarray:
-    if h5py.check_string_dtype(ds.dtype) is not None:
-        return np.asarray(ds.asstr()[()], dtype=object).astype(str)
-    return ds[()]
-
-
 def _check_name(name: str, what: str) -> str:
     name = str(name)
     if not name or "/" in name or name in (".", ".."):
@@ -280,14 +217,14 @@ def _read_table_group(g: h5py.Group, path: Path) -> SpectrumTable | None:
         return None
     if "names" not in t:
         raise FormatError(f"{t.name} has no 'names' dataset (a per-spectrum table lists its column names)", path=path)
-    names = [str(n) for n in _read_dataset(t["names"]).reshape(-1)]
-    descr = [str(d) for d in _read_dataset(t["descriptions"]).reshape(-1)] if "descriptions" in t else []
+    names = [str(n) for n in read_dataset(t["names"]).reshape(-1)]
+    descr = [str(d) for d in read_dataset(t["descriptions"]).reshape(-1)] if "descriptions" in t else []
     cols = {}
     for i, n in enumerate(names):
         key = f"c{i:04d}"
         if key not in t:
             raise FormatError(f"{t.name} lists column {n!r} but has no dataset {key}", path=path)
-        cols[n] = _read_dataset(t[key]).reshape(-1)
+        cols[n] = read_dataset(t[key]).reshape(-1)
     try:
         return SpectrumTable(cols, {n: d for n, d in zip(names, descr) if d})
     except InputError as exc:
@@ -295,119 +232,6 @@ def _read_table_group(g: h5py.Group, path: Path) -> SpectrumTable | None:
 
 
 # --------------------------------------------------------------------------- writing
-
-class _GuardedFile(io.RawIOBase):
-    """The file h5py writes through (its ``fileobj`` driver), which keeps HDF5 away from write errors.
-
-    HDF5 does not survive an ``ENOSPC`` well: the write fails, the close that follows fails again, h5py prints
-    dozens of "Exception ignored" tracebacks and the interpreter may die with SIGSEGV or SIGBUS ("Can't decrement
-    id ref count"). So no write error ever reaches HDF5: the first one is kept in :attr:`error`, and from then on
-    writes land in memory (reads see them), so HDF5 finishes and closes cleanly. The writer checks :meth:`check`
-    between blocks and after the close, and raises the error itself; the temporary file is then discarded.
-    Memory after a failure is what HDF5 still writes before the writer notices: metadata and one block.
-    """
-
-    def __init__(self, path: Path, mode: str):
-        super().__init__()
-        self._f = open(path, mode, buffering=0)
-        self.error: OSError | None = None
-        self._spill: list[tuple[int, bytes]] = []   # (offset, bytes) written after the error, in order
-
-    def readable(self) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._f.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._f.tell()
-
-    def readinto(self, buf) -> int:
-        start = self._f.tell()
-        n = self._f.readinto(buf) or 0
-        if self._spill:
-            mv = memoryview(buf).cast("B")
-            want = len(mv)
-            mv[n:] = bytes(want - n)             # a hole before spilled bytes reads as zeros, as on disk
-            for off, data in self._spill:        # later writes win, as on disk
-                lo, hi = max(off, start), min(off + len(data), start + want)
-                if lo < hi:
-                    mv[lo - start:hi - start] = data[lo - off:hi - off]
-                    n = max(n, hi - start)
-            self._f.seek(start + n)
-        return n
-
-    def write(self, buf) -> int:
-        data = memoryview(buf).cast("B")
-        n = len(data)
-        done = 0
-        if self.error is None:
-            try:
-                while done < n:
-                    done += self._f.write(data[done:])
-                return n
-            except OSError as exc:
-                self.error = exc
-        pos = self._f.tell()
-        self._spill.append((pos, bytes(data[done:])))
-        self._f.seek(pos + n - done)
-        return n
-
-    def truncate(self, size: int | None = None) -> int:
-        size = self._f.tell() if size is None else int(size)
-        if self.error is None:
-            try:
-                return self._f.truncate(size)
-            except OSError as exc:
-                self.error = exc
-        return size
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        if not self.closed:
-            self._f.close()
-        super().close()
-
-    def check(self, path: Path) -> None:
-        """Raise the first write error as an :class:`OutputError` naming ``path`` (DiskFullError for ENOSPC)."""
-        if self.error is not None:
-            raise output_error(self.error, path, "writing the HDF5 file failed")
-
-
-@contextlib.contextmanager
-def guarded_h5(tmp: str | os.PathLike, final: str | os.PathLike, mode: str = "w"):
-    """Open the temporary file ``tmp`` of the output ``final`` for writing with h5py, through
-    :class:`_GuardedFile`. Yields ``(file, check)``: ``check()`` raises the first write error as an
-    :class:`OutputError` naming ``final`` (:class:`DiskFullError` for a full disk); call it between large writes so
-    a full disk stops the writer at once. Checked again after the close. ``mode``: ``'w'`` (new) or ``'r+'``."""
-    final = Path(final)
-    guard = _GuardedFile(Path(tmp), "r+b")
-    try:
-        try:
-            f = h5py.File(guard, mode)
-        except OSError as exc:
-            guard.check(final)
-            raise OutputError(f"cannot create the HDF5 file ({' '.join(str(exc).split())[:200]})", path=final) \
-                from None
-        try:
-            with f:
-                yield f, lambda: guard.check(final)
-            guard.check(final)       # the close flushes metadata: a full disk may show only now
-        except OSError as exc:       # an I/O error HDF5 reports itself (the guard keeps disk errors from it)
-            guard.check(final)
-            raise OutputError(f"writing the HDF5 file failed ({' '.join(str(exc).split())[:200]})",
-                              path=final) from None
-    finally:
-        guard.close()
-
 
 def _cube_bytes(cube: Cube | None) -> int:
     if cube is None:
@@ -537,7 +361,7 @@ def write_hdf5(path: str | os.PathLike, *, cube: Cube | None = None,
         ensure_space(p, _cube_bytes(cube) + (p.stat().st_size if adding else 0))
     with atomic_output(p, overwrite=overwrite or adding) as tmp:
         if adding:
-            _open_read(p).close()
+            open_read(p).close()
             try:
                 shutil.copyfile(p, tmp)
             except OSError as exc:
@@ -614,7 +438,7 @@ def write_arrays_hdf5(path: str | os.PathLike, arrays: Mapping[str, Any], *, gro
 def list_maps_hdf5(path: str | os.PathLike) -> list[str]:
     """Names of the mineral maps (``/maps/<name>``) in an HDF5 file, in stored order."""
     p = Path(path)
-    with _reading(p) as f:
+    with reading(p) as f:
         _schema_version(f, p)
         g = f.get(MAPS_GROUP)
         return [k for k in g if isinstance(g[k], h5py.Group)] if isinstance(g, h5py.Group) else []
@@ -627,12 +451,12 @@ def read_map_hdf5(path: str | os.PathLike, name: str | None = None) -> MineralMa
     :class:`FormatError` if the file holds no map (or several and none is named).
     """
     p = Path(path)
-    with _reading(p) as f:
+    with reading(p) as f:
         _schema_version(f, p)
         maps = f.get(MAPS_GROUP)
         names = [k for k in maps if isinstance(maps[k], h5py.Group)] if isinstance(maps, h5py.Group) else []
         if not names:
-            raise FormatError(f"holds no mineral map (no /{MAPS_GROUP}/<name> group; found {_summary(f)}); "
+            raise FormatError(f"holds no mineral map (no /{MAPS_GROUP}/<name> group; found {dataset_summary(f)}); "
                               "write one with hsimin.save_map or open cubes with hsimin.open_cube", path=p)
         if name is None:
             if DEFAULT_MAP_NAME in names:
@@ -648,20 +472,16 @@ def read_map_hdf5(path: str | os.PathLike, name: str | None = None) -> MineralMa
             if req not in g:
                 raise FormatError(f"map /{MAPS_GROUP}/{name} has no {req!r} dataset", path=p)
         labels = g["labels"][()]
-        classes = list(_read_dataset(g["classes"]).reshape(-1))
+        classes = list(read_dataset(g["classes"]).reshape(-1))
         scores = g["scores"][()] if "scores" in g else None
         confidence = g["confidence"][()] if "confidence" in g else None
         extra = {}
         if "extra" in g:
             for k, ds in g["extra"].items():
                 if isinstance(ds, h5py.Dataset):
-                    extra[k] = _read_dataset(ds)
-        produced_by = _str_attr(g.attrs.get("produced_by", ""))
-        try:
-            provenance = json.loads(_str_attr(g.attrs.get("provenance_json", "{}")))
-        except json.JSONDecodeError as exc:
-            raise HeaderError(f"map /{MAPS_GROUP}/{name}: provenance_json is not valid JSON ({exc})",
-                              path=p) from None
+                    extra[k] = read_dataset(ds)
+        produced_by = str_attr(g.attrs.get("produced_by", ""))
+        provenance = _json_attr(g, "provenance_json", p, {})
         meta = _read_meta_attrs(g, p)
         table = _read_table_group(g, p)
     try:
@@ -679,121 +499,23 @@ def read_arrays_hdf5(path: str | os.PathLike, group: str = FEATURES_GROUP, *, re
     Raises :class:`FormatError` if the group is missing.
     """
     p = Path(path)
-    with _reading(p) as f:
+    with reading(p) as f:
         _schema_version(f, p)
         g = f.get(group)
         if not isinstance(g, h5py.Group):
             groups = [k for k in f if isinstance(f[k], h5py.Group)]
             raise FormatError(f"has no group /{group} (groups: {', '.join(groups) or 'none'}); pass group=",
                               path=p)
-        arrays = {k: _read_dataset(ds) for k, ds in g.items() if isinstance(ds, h5py.Dataset)}
+        arrays = {k: read_dataset(ds) for k, ds in g.items() if isinstance(ds, h5py.Dataset)}
         if "attrs_json" in g.attrs:
-            try:
-                attrs = json.loads(_str_attr(g.attrs["attrs_json"]))
-            except json.JSONDecodeError as exc:
-                raise HeaderError(f"/{group} attribute attrs_json is not valid JSON ({exc})", path=p) from None
+            attrs = _json_attr(g, "attrs_json", p)
         else:
-            attrs = {k: (_str_attr(v) if isinstance(v, (bytes, str)) else np.asarray(v).tolist())
+            attrs = {k: (str_attr(v) if isinstance(v, (bytes, str)) else np.asarray(v).tolist())
                      for k, v in g.attrs.items()}
     return (arrays, attrs) if return_attrs else arrays
 
 
 # --------------------------------------------------------------------------- reading cubes
-
-class HDF5CubeArray(LazyCubeArray):
-    """Lazy (H, W, B) float32 view of a 3-D HDF5 dataset.
-
-    Parameters
-    ----------
-    path : the HDF5 file (reopened by path for every read, so the array pickles and works in any process)
-    dataset : name of the 3-D dataset in the file
-    band_axis : which axis of the stored dataset holds bands (0, 1 or 2); the other two are lines, samples
-        in stored order. Band-first data are transposed block by block, never whole.
-    band_order : (B,) indices putting stored bands in increasing-wavelength order, or None
-    fill_value : stored value meaning 'no data' (-> NaN), or None
-    scale, offset : CF packing, value = stored * scale + offset (defaults 1, 0)
-    divide_by : reflectance scale factor, value = value / divide_by (ENVI convention), or None
-    """
-
-    def __init__(self, path, dataset: str, disk_shape, band_axis: int = 2, band_order=None,
-                 fill_value=None, scale=None, offset=None, divide_by=None):
-        disk_shape = tuple(int(s) for s in disk_shape)
-        spatial = [a for a in range(3) if a != band_axis]
-        super().__init__((disk_shape[spatial[0]], disk_shape[spatial[1]], disk_shape[band_axis]))
-        self._path = os.fspath(path)
-        self._dataset = str(dataset)
-        self._disk_shape = disk_shape
-        self._band_axis = int(band_axis)
-        self._line_axis = spatial[0]
-        self._band_order = None if band_order is None else np.asarray(band_order, dtype=np.intp)
-        self._fill = None if fill_value is None else float(fill_value)
-        self._scale = None if scale is None else float(scale)
-        self._offset = None if offset is None else float(offset)
-        self._divide = None if divide_by is None else float(divide_by)
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    @property
-    def dataset(self) -> str:
-        return self._dataset
-
-    def _plain(self) -> bool:
-        return (self._band_axis == 2 and self._band_order is None and self._fill is None
-                and self._scale is None and self._offset is None and self._divide is None)
-
-    def _read_lines(self, r0: int, r1: int) -> np.ndarray:
-        H = self._shape[0]
-        r0, r1 = max(0, int(r0)), min(H, int(r1))
-        r1 = max(r0, r1)
-        try:
-            out = self._read_raw(r0, r1)
-        except OSError as exc:
-            raise FormatError(f"cannot read lines {r0}:{r1} of the HDF5 file ({exc}); it may have been moved, "
-                              "truncated or replaced", path=self._path) from None
-        if self._plain():
-            return out
-        if self._fill is not None:
-            out[out == np.float32(self._fill)] = np.nan
-        if self._scale is not None:
-            out *= np.float32(self._scale)
-        if self._offset is not None:
-            out += np.float32(self._offset)
-        if self._divide is not None:
-            out /= np.float32(self._divide)
-        if self._band_order is not None:
-            out = np.ascontiguousarray(out[..., self._band_order])
-        return out
-
-    def _read_raw(self, r0: int, r1: int) -> np.ndarray:
-        """Lines r0:r1 as stored values in float32, (h, W, B), before fill/scale/band order."""
-        H, W, B = self._shape
-        with h5py.File(self._path, "r", locking=False) as f:
-            ds = f.get(self._dataset)
-            if not isinstance(ds, h5py.Dataset) or tuple(ds.shape) != self._disk_shape:
-                raise FormatError(f"dataset /{self._dataset.lstrip('/')} is gone or changed shape since the file "
-                                  "was opened; open it again", path=self._path)
-            if self._band_axis == 2:
-                # HDF5 converts to float32 while reading straight into the output buffer.
-                out = np.empty((r1 - r0, W, B), dtype=np.float32)
-                if r1 > r0 and W * B > 0:
-                    ds.read_direct(out, np.s_[r0:r1])
-            else:
-                sel = [slice(None)] * 3
-                sel[self._line_axis] = slice(r0, r1)
-                raw = ds[tuple(sel)] if r1 > r0 else np.empty(
-                    tuple(r1 - r0 if a == self._line_axis else n for a, n in enumerate(self._disk_shape)),
-                    ds.dtype)
-                axes = (self._line_axis, [a for a in range(3) if a not in (self._band_axis, self._line_axis)][0],
-                        self._band_axis)
-                out = np.ascontiguousarray(np.transpose(raw, axes), dtype=np.float32)
-        return out
-
-    def __repr__(self) -> str:
-        return (f"HDF5CubeArray({self._path!r}, dataset={self._dataset!r}, shape={self._shape}, "
-                f"band_axis={self._band_axis})")
-
 
 def sniff_hdf5(path: Path) -> bool:
     """True for a file with the HDF5 signature (any extension: .h5, .hdf5, .he5, .nc...)."""
@@ -825,12 +547,12 @@ def open_hdf5(path: str | os.PathLike, *, dataset: str | None = None, wavelength
     ``wavelengths=`` options, when no cube or no wavelengths can be found.
     """
     p = Path(path)
-    with _reading(p) as f:
+    with reading(p) as f:
         schema = _schema_version(f, p)
         if schema is not None and dataset is None and wavelengths is None:
             cube = _open_schema_cube(f, p, wavelength_units)
         else:
-            cube = _open_generic(f, p, dataset, wavelengths, wavelength_units)
+            cube = open_foreign_hdf5(f, p, dataset, wavelengths, wavelength_units)
     return cube.load() if load else cube
 
 
@@ -848,16 +570,16 @@ def _open_schema_cube(f: h5py.File, p: Path, wavelength_units) -> Cube:
     ds = g["data"]
     if ds.ndim != 3:
         raise FormatError(f"/{CUBE_GROUP}/data has shape {ds.shape}, want (lines, samples, bands)", path=p)
-    _check_storage(ds, p)
+    check_storage(ds, p)
     if 0 in ds.shape:
         raise FormatError(f"/{CUBE_GROUP}/data has shape {ds.shape}: the cube holds no pixels", path=p)
     if "wavelengths" not in g:
-        raise FormatError(f"/{CUBE_GROUP} has no 'wavelengths' dataset (found {_summary(f)})", path=p)
+        raise FormatError(f"/{CUBE_GROUP} has no 'wavelengths' dataset (found {dataset_summary(f)})", path=p)
     wl_ds = g["wavelengths"]
     if not isinstance(wl_ds, h5py.Dataset) or wl_ds.shape != (ds.shape[2],):
         raise HeaderError(f"/{CUBE_GROUP}/wavelengths has shape {getattr(wl_ds, 'shape', None)}; want one wavelength "
                           f"per band, ({ds.shape[2]},)", path=p)
-    unit = wavelength_units or _find_unit(wl_ds.attrs) or _find_unit(g.attrs) or "nm"
+    unit = wavelength_units or find_unit(wl_ds.attrs) or find_unit(g.attrs) or "nm"
     try:
         wl = to_nanometers(wl_ds[()], unit)
     except HsiminError as exc:
@@ -866,7 +588,7 @@ def _open_schema_cube(f: h5py.File, p: Path, wavelength_units) -> Cube:
     fwhm = np.asarray(g["fwhm"][()], np.float64) if "fwhm" in g else None
     bad = np.asarray(g["bad_bands"][()]).astype(bool) if "bad_bands" in g else None
     mask = np.asarray(g["mask"][()]).astype(bool) if "mask" in g else None
-    order = _band_order(wl, p)
+    order = wavelength_order(wl, p)
     if order is not None:
         wl = wl[order]
         fwhm = None if fwhm is None else fwhm[order]
@@ -882,250 +604,7 @@ def _open_schema_cube(f: h5py.File, p: Path, wavelength_units) -> Cube:
                   "compression": ds.compression})
     meta = ScanMeta(**{**meta.to_dict(), "attrs": attrs})
     table = _read_table_group(g, p)
-    return _make_cube(p, data, wl, fwhm, bad, mask, meta, table)
-
-
-def _check_storage(ds: h5py.Dataset, p: Path) -> None:
-    """Refuse a dataset whose values live outside the file: HDF5 *external storage* names raw files by path (any
-    path: ``/etc/passwd`` would be read as reflectance without a word), and a *virtual dataset* maps other files
-    in. hsimin reads only what the HDF5 file itself holds."""
-    try:
-        external = ds.external
-    except (OSError, RuntimeError, ValueError):
-        external = None
-    if external:
-        names = ", ".join(os.fsdecode(e[0]) if isinstance(e[0], bytes) else str(e[0]) for e in external[:3])
-        raise FormatError(f"dataset {ds.name} keeps its data in external files ({names}); hsimin reads only data "
-                          "stored inside the HDF5 file (copy them in, e.g. with h5repack)", path=p)
-    if ds.is_virtual:
-        raise FormatError(f"dataset {ds.name} is a virtual dataset mapping other files; hsimin reads only data "
-                          "stored inside the HDF5 file (materialise it, e.g. with h5repack)", path=p)
-
-
-def _band_order(wl: np.ndarray, p: Path):
-    try:
-        return sort_order(wl)
-    except HsiminError as exc:
-        raise HeaderError(exc.message, path=p) from None
-
-
-def _make_cube(p: Path, data, wl, fwhm, bad, mask, meta, table=None) -> Cube:
-    try:
-        return Cube(data=data, wavelengths=wl, fwhm=fwhm, bad_bands=bad, mask=mask, meta=meta, table=table)
-    except HsiminError as exc:
-        raise HeaderError(exc.message, path=p) from None
-
-
-def _find_unit(attrs, keys=_UNIT_KEYS) -> str | None:
-    for k in keys:
-        if k in attrs:
-            u = _str_attr(attrs[k]).strip()
-            if u:
-                return u
-    return None
-
-
-def _attr_number(attrs, keys) -> float | None:
-    for k in keys:
-        if k in attrs:
-            try:
-                return float(np.asarray(attrs[k], dtype=np.float64).reshape(-1)[0])
-            except (TypeError, ValueError, IndexError):
-                return None
-    return None
-
-
-def _numeric_1d(values) -> np.ndarray | None:
-    a = np.asarray(values)
-    if a.dtype.kind in "SUO":
-        try:
-            a = np.asarray([float(_str_attr(v)) for v in a.reshape(-1)])
-        except ValueError:
-            return None
-    if a.dtype.kind not in "iuf" or a.ndim != 1 or a.size < 1:
-        return None
-    return a.astype(np.float64)
-
-
-def _is_index(v: np.ndarray) -> bool:
-    n = v.size
-    return n > 1 and (np.array_equal(v, np.arange(n)) or np.array_equal(v, np.arange(1, n + 1)))
-
-
-def _parents(ds: h5py.Dataset):
-    g = ds.parent
-    while True:
-        yield g
-        if g.name == "/":
-            return
-        g = g.parent
-
-
-def _wavelength_candidates(f: h5py.File, ds: h5py.Dataset):
-    """(rank, label, values, unit attrs) of things that look like wavelengths, best first."""
-    out = []
-    for k in ds.attrs:
-        if _WL_NAME.match(k):
-            v = _numeric_1d(ds.attrs[k])
-            if v is not None:
-                out.append((0, f"attribute {k} of {ds.name}", v, None, k))
-    for g_rank, g in enumerate(_parents(ds)):
-        for k, obj in g.items():
-            if isinstance(obj, h5py.Dataset) and obj.ndim == 1 and _WL_NAME.match(k):
-                v = _numeric_1d(obj[()])
-                if v is not None:
-                    out.append((1 + 2 * g_rank, obj.name, v, obj.attrs, k))
-        for k in g.attrs:
-            if _WL_NAME.match(k):
-                v = _numeric_1d(g.attrs[k])
-                if v is not None:
-                    out.append((2 + 2 * g_rank, f"attribute {k} of {g.name}", v, None, k))
-    seen = {c[1] for c in out}
-
-    def visit(name, obj):
-        if isinstance(obj, h5py.Dataset) and obj.ndim == 1 and _WL_NAME.match(name.rsplit("/", 1)[-1]):
-            if obj.name not in seen:
-                v = _numeric_1d(obj[()])
-                if v is not None:
-                    out.append((100, obj.name, v, obj.attrs, name.rsplit("/", 1)[-1]))
-
-    f.visititems(visit)
-    # Band-index vectors (0..B-1, 1..B) and names like 'bands' come last.
-    return sorted(out, key=lambda c: (_is_index(c[2]), c[4].lower().startswith("band"), c[0]))
-
-
-def _unit_from_name(name: str) -> str | None:
-    n = name.lower()
-    if n.endswith(("_nm", "nanometers", "nanometer")):
-        return "nm"
-    if n.endswith(("_um", "micron", "microns", "micrometers", "micrometer")):
-        return "um"
-    return None
-
-
-def _options_hint() -> str:
-    return ("pass dataset='<path of the 3-D dataset>' and wavelengths='<dataset or attribute name>' "
-            "(or the values), e.g. hsimin.open_cube(path, dataset='/data', wavelengths='/wl')")
-
-
-def _open_generic(f: h5py.File, p: Path, dataset, wavelengths, wavelength_units) -> Cube:
-    # --- the cube dataset
-    if dataset is not None:
-        ds = f.get(str(dataset))
-        if not isinstance(ds, h5py.Dataset):
-            raise FormatError(f"no dataset {dataset!r} in the file (found {_summary(f)})", path=p)
-        if ds.ndim != 3 or ds.dtype.kind not in "iuf":
-            raise FormatError(f"dataset {ds.name} has shape {ds.shape} and dtype {ds.dtype}; a cube is a 3-D "
-                              "numeric dataset", path=p)
-    else:
-        cands: list[h5py.Dataset] = []
-
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset) and obj.ndim == 3 and obj.dtype.kind in "iuf":
-                cands.append(obj)
-
-        f.visititems(visit)
-        if len(cands) != 1:
-            what = ("no 3-D numeric dataset" if not cands else
-                    f"{len(cands)} 3-D datasets ({', '.join(c.name for c in cands[:8])})")
-            raise FormatError(f"cannot tell which dataset is the cube: {what}; found {_summary(f)}; "
-                              f"{_options_hint()}", path=p)
-        ds = cands[0]
-    shape = tuple(int(s) for s in ds.shape)
-    _check_storage(ds, p)
-    if 0 in shape:
-        raise FormatError(f"dataset {ds.name} has shape {shape}: the cube holds no pixels", path=p)
-
-    # --- wavelengths
-    unit_attrs = None
-    wl_name = ""
-    if wavelengths is None:
-        found = [c for c in _wavelength_candidates(f, ds) if c[2].size in shape]
-        if not found:
-            counts = " or ".join(map(str, sorted(set(shape))))
-            raise FormatError(f"no wavelengths for {ds.name} {shape}: no 1-D dataset or attribute named like "
-                              f"wavelength(s)/wl/wavelength_nm/lambda/bands with {counts} values; found "
-                              f"{_summary(f)}; {_options_hint()}", path=p)
-        _, wl_label, values, unit_attrs, wl_name = found[0]
-    elif isinstance(wavelengths, str):
-        obj = f.get(wavelengths)
-        if obj is None and not wavelengths.startswith("/"):
-            obj = ds.parent.get(wavelengths)
-        if isinstance(obj, h5py.Dataset):
-            values, unit_attrs, wl_label = _numeric_1d(obj[()]), obj.attrs, obj.name
-        else:
-            holder = next((a for a in [ds.attrs] + [g.attrs for g in _parents(ds)] if wavelengths in a), None)
-            if holder is None:
-                raise FormatError(f"no dataset or attribute {wavelengths!r} for the wavelengths (found "
-                                  f"{_summary(f)}; attributes of {ds.name}: {', '.join(ds.attrs) or 'none'}); "
-                                  f"{_options_hint()}", path=p)
-            values, wl_label = _numeric_1d(holder[wavelengths]), f"attribute {wavelengths}"
-        if values is None:
-            raise FormatError(f"{wl_label} is not a 1-D list of numbers, so it cannot be the wavelengths", path=p)
-        wl_name = wavelengths.rsplit("/", 1)[-1]
-    else:
-        values = _numeric_1d(wavelengths)
-        wl_label = "the wavelengths given"
-        if values is None:
-            raise InputError("wavelengths= must be a dataset/attribute name or a 1-D sequence of numbers")
-    B = values.size
-    axes = [a for a, n in enumerate(shape) if n == B]
-    if not axes:
-        raise FormatError(f"{wl_label} has {B} values but no axis of {ds.name} {shape} has that length; "
-                          f"{_options_hint()}", path=p)
-    interleave = _str_attr(ds.attrs.get("interleave", "")).strip().lower()
-    by_interleave = {"bsq": 0, "bil": 1, "bip": 2}.get(interleave)
-    if by_interleave in axes:
-        band_axis = by_interleave
-    else:
-        band_axis = next(a for a in (2, 0, 1) if a in axes)
-
-    unit = (wavelength_units or (None if unit_attrs is None else _find_unit(unit_attrs))
-            or next((u for u in (_find_unit(a.attrs, _WL_UNIT_KEYS) for a in (ds, *_parents(ds))) if u), None)
-            or _unit_from_name(wl_name))
-    try:
-        normalise_unit(unit)
-        wl = to_nanometers(values, unit)
-    except HsiminError as exc:
-        raise HeaderError(f"{wl_label}: {exc.message}", path=p) from None
-    order = _band_order(wl, p)
-    if order is not None:
-        wl = wl[order]
-
-    # --- optional per-band vectors beside the data
-    def band_vector(names, kind):
-        for g in _parents(ds):
-            for k, obj in g.items():
-                if isinstance(obj, h5py.Dataset) and obj.shape == (B,) and k.lower() in names:
-                    v = np.asarray(obj[()])
-                    v = v if order is None else v[order]
-                    return v.astype(kind)
-        return None
-
-    fwhm = band_vector({"fwhm", "fwhm_nm", "bandwidth", "bandwidths"}, np.float64)
-    if fwhm is not None:
-        # FWHM is in the wavelengths' unit; a width in cm-1 has no single width in nm, so it is dropped.
-        canon = normalise_unit(unit) or infer_unit(values)
-        fwhm = None if canon == "cm-1" else to_nanometers(fwhm, canon)
-    bad = band_vector({"bad_bands"}, bool)
-    bbl = band_vector({"bbl"}, np.float64)
-    if bad is None and bbl is not None:
-        bad = bbl == 0
-
-    fill = _attr_number(ds.attrs, _FILL_KEYS)
-    scale = _attr_number(ds.attrs, ("scale_factor",))
-    offset = _attr_number(ds.attrs, ("add_offset",))
-    divide = _attr_number(ds.attrs, _REFL_SCALE_KEYS)
-    if divide is not None and divide == 0:
-        raise HeaderError(f"{ds.name} has reflectance_scale_factor 0", path=p)
-    data = HDF5CubeArray(p, ds.name, shape, band_axis=band_axis, band_order=order, fill_value=fill,
-                         scale=scale, offset=offset, divide_by=divide)
-    line_axis = min(a for a in range(3) if a != band_axis)
-    layout = "".join("B" if a == band_axis else "H" if a == line_axis else "W" for a in range(3))
-    meta = ScanMeta(source=str(p), attrs={"format": "hdf5", "dataset": ds.name, "layout": layout,
-                                          "interleave": _INTERLEAVE[band_axis],
-                                          "dtype": str(ds.dtype.newbyteorder("=")), "wavelengths_from": wl_label})
-    return _make_cube(p, data, wl, fwhm, bad, None, meta)
+    return make_cube(p, data, wl, fwhm, bad, mask, meta, table)
 
 
 register_reader(Reader(name="hdf5", sniff=sniff_hdf5, open=open_hdf5, priority=20,

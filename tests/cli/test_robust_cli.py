@@ -63,13 +63,13 @@ def test_classify_onto_a_full_disk_leaves_none_of_its_three_files(tmp_path, cube
                                                                   monkeypatch):
     """classify on a nearly full disk left m.png and m_classes.hdr/.img without m.h5 (and segfaulted). The HDF5
     write fails here (ENOSPC from the file h5py writes through): one line, exit 2, none of the three files."""
-    from hsimin.io import hdf5
-    real = hdf5._GuardedFile.write
+    from hsimin.io import hdf5_guard
+    real = hdf5_guard.GuardedFile.write
 
     def full(self, buf):
         self._f = _Full(self._f)
         return real(self, buf)
-    monkeypatch.setattr(hdf5._GuardedFile, "write", full)
+    monkeypatch.setattr(hdf5_guard.GuardedFile, "write", full)
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("precious")

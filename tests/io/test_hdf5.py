@@ -487,7 +487,7 @@ import errno
 import sys
 
 from hsimin.core import DiskFullError
-from hsimin.io import hdf5 as hdf5_mod
+from hsimin.io import hdf5_guard
 
 
 class _FillingDisk:
@@ -508,13 +508,13 @@ class _FillingDisk:
 
 
 def _fill_disk_after(monkeypatch, room):
-    real = hdf5_mod._GuardedFile.__init__
+    real = hdf5_guard.GuardedFile.__init__
 
     def init(self, path, mode):
         real(self, path, mode)
         self._f = _FillingDisk(self._f, room)
 
-    monkeypatch.setattr(hdf5_mod._GuardedFile, "__init__", init)
+    monkeypatch.setattr(hdf5_guard.GuardedFile, "__init__", init)
 
 
 @pytest.mark.parametrize("room", [0, 3000, 60_000, 250_000])
@@ -540,8 +540,8 @@ def test_full_disk_does_not_crash_the_interpreter(tmp_path):
     code = f"""
 import errno, os, numpy as np
 from hsimin.core import Cube, DiskFullError
-from hsimin.io import hdf5
-real = hdf5._GuardedFile.__init__
+from hsimin.io import hdf5_guard
+real = hdf5_guard.GuardedFile.__init__
 def init(self, path, mode):
     real(self, path, mode)
     f, room = self._f, [5000]
@@ -555,10 +555,11 @@ def init(self, path, mode):
         def __getattr__(_, name):
             return getattr(f, name)
     self._f = Full()
-hdf5._GuardedFile.__init__ = init
+hdf5_guard.GuardedFile.__init__ = init
 cube = Cube(np.random.default_rng(0).random((64, 32, 40), dtype=np.float32), np.linspace(1000, 2500, 40))
 try:
-    hdf5.write_cube_hdf5(cube, {str(tmp_path / 'c.h5')!r}, chunk_lines=4)
+    from hsimin.io.hdf5 import write_cube_hdf5
+    write_cube_hdf5(cube, {str(tmp_path / 'c.h5')!r}, chunk_lines=4)
 except DiskFullError as exc:
     print("refused:", exc)
 """
@@ -571,7 +572,7 @@ except DiskFullError as exc:
 def test_guard_spills_writes_after_the_error_and_reads_them_back(tmp_path):
     """After the first failed write the guard keeps HDF5's writes in memory, and reads see them (HDF5 reads back
     its own metadata before closing)."""
-    g = hdf5_mod._GuardedFile(tmp_path / "g.bin", "w+b")
+    g = hdf5_guard.GuardedFile(tmp_path / "g.bin", "w+b")
     g.write(b"abcd")
     g._f = _FillingDisk(g._f, 0)
     g.seek(2)
