@@ -61,10 +61,10 @@ from ..core.blocks import iter_blocks
 from ..core.errors import (FormatError, HeaderError, HsiminError, InputError, OutputError, TruncatedDataError,
                            WavelengthError)
 from ..core.types import Cube, ScanMeta
-from ..core.units import infer_unit, normalise_unit, sort_order, to_nanometers
+from ..core.units import sort_order
 from .atomic import atomic_outputs, ensure_space
 from .envi_header import (DATA_EXTENSIONS, EnviHeader, data_file_candidates, find_data_file, find_envi_files,
-                          parse_envi_header, read_envi_header, sniff_envi)
+                          fwhm_to_nm, header_wavelengths, ignore_value, parse_envi_header, read_envi_header, sniff_envi)
 from .interleaved import EnviLazyArray, RawLayout
 from .registry import Reader, register_reader
 from .table_csv import column_types, read_table_csv, table_csv_text
@@ -105,7 +105,9 @@ class EnviInfo:
     table_file: Path | None = None
 
 
-def _layout(header: EnviHeader, hdr: Path, data: Path | None) -> RawLayout:
+def envi_layout(header: EnviHeader, hdr: Path, data: Path | None) -> RawLayout:
+    """Where the numbers of ``data`` are, from the header: checked against the file's size (a short file is a
+    :class:`TruncatedDataError`), data types, interleave and byte order validated."""
     H = header
     samples = H.get_int("samples", minimum=1)
     lines = H.get_int("lines", minimum=1)
@@ -148,54 +150,6 @@ def _layout(header: EnviHeader, hdr: Path, data: Path | None) -> RawLayout:
     return RawLayout(os.path.abspath(data), offset, dtype, lines, samples, bands, interleave)
 
 
-def _wavelengths(header: EnviHeader, hdr: Path, bands: int, given) -> tuple[np.ndarray, str | None, str | None]:
-    """(wavelengths in nm, in file band order; canonical unit; unit as written)."""
-    unit_text = header.text("wavelength units")
-    if given is not None:
-        wl = np.asarray(given, dtype=np.float64).ravel()
-        if wl.size != bands or not np.all(np.isfinite(wl)):
-            raise WavelengthError(f"wavelengths= has {wl.size} values for {bands} bands (want finite nm, one per "
-                                  "band)", path=hdr)
-        try:  # the header's unit still tells the unit of its fwhm list
-            unit = normalise_unit(unit_text) or "nm"
-        except WavelengthError:
-            unit = "nm"
-        return wl, unit, unit_text
-    if "wavelength" not in header:
-        ftype = (header.text("file type") or "").lower()
-        if "classification" in ftype:
-            raise FormatError("this is an ENVI Classification file (a mineral map); open it with hsimin.open_map",
-                              path=hdr)
-        raise WavelengthError("the header has no `wavelength` list, so the bands cannot be placed; add "
-                              "`wavelength = {...}` and `wavelength units = Nanometers`, or pass wavelengths= "
-                              "(nm) to open_cube", path=hdr)
-    values = header.get_floats("wavelength")
-    if values.size != bands:
-        raise WavelengthError(f"the header lists {values.size} wavelengths for {bands} bands; give one per band",
-                              path=hdr)
-    try:
-        unit = normalise_unit(unit_text)
-        wl = to_nanometers(values, unit)
-        unit = unit or infer_unit(values)
-    except WavelengthError as exc:
-        raise WavelengthError(exc.message, path=hdr) from None
-    if np.any(wl <= 0):
-        raise WavelengthError("wavelengths must be positive", path=hdr)
-    return wl, unit, unit_text
-
-
-def _fwhm_nm(fwhm: np.ndarray, wl_nm: np.ndarray, unit: str | None) -> np.ndarray:
-    """FWHM in nm from the header's unit. For cm-1, a width dv at wavelength l (nm) spans
-    dl = l^2 dv / 1e7 nm (the derivative of l = 1e7 / v)."""
-    if unit == "um":
-        return fwhm * 1000.0
-    if unit == "mm":
-        return fwhm * 1.0e6
-    if unit == "cm-1":
-        return wl_nm ** 2 * fwhm / 1.0e7
-    return fwhm.astype(np.float64, copy=True)
-
-
 def _scan_meta(header: EnviHeader, hdr: Path, attrs: dict) -> ScanMeta:
     """ScanMeta from the header: ``sensor type`` and hsimin's own keys (see the module docstring)."""
     sensor = header.text("sensor type")
@@ -223,9 +177,9 @@ def inspect_envi(path: str | os.PathLike, *, wavelengths=None, apply_scale: bool
     p = Path(path)
     header = read_envi_header(hdr)
     data = p if (p != hdr and p.is_file()) else find_data_file(hdr, header)
-    layout = _layout(header, hdr, data)
+    layout = envi_layout(header, hdr, data)
     B = layout.bands
-    wl_file, unit, unit_text = _wavelengths(header, hdr, B, wavelengths)
+    wl_file, unit, unit_text = header_wavelengths(header, B, wavelengths)
     try:
         order = sort_order(wl_file)
     except WavelengthError as exc:
@@ -234,7 +188,7 @@ def inspect_envi(path: str | os.PathLike, *, wavelengths=None, apply_scale: bool
 
     fwhm = header.get_floats("fwhm", B)
     if fwhm is not None:
-        fwhm = _fwhm_nm(fwhm, wl_file, unit)
+        fwhm = fwhm_to_nm(fwhm, wl_file, unit)
         fwhm = fwhm if order is None else fwhm[order]
     bbl = header.get_floats("bbl", B)
     bad = None if bbl is None else (bbl == 0)
@@ -267,7 +221,7 @@ def inspect_envi(path: str | os.PathLike, *, wavelengths=None, apply_scale: bool
                                   "divides the stored values into reflectance (e.g. 10000)", path=hdr)
             if np.all(np.asarray(scale) == 1):
                 scale = None
-        ignore = header.get_float("data ignore value")
+        ignore = ignore_value(header)
 
     table_file = None
     table_name = header.text("hsimin spectrum table")

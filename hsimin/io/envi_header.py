@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import FormatError, HeaderError
+from ..core.errors import FormatError, HeaderError, WavelengthError
+from ..core.units import infer_unit, normalise_unit, to_nanometers
 
-__all__ = ["DATA_EXTENSIONS", "EnviHeader", "data_file_candidates", "find_data_file", "find_envi_files", "parse_envi_header",
+__all__ = ["DATA_EXTENSIONS", "EnviHeader", "data_file_candidates", "find_data_file", "find_envi_files", "fwhm_to_nm", "header_wavelengths", "ignore_value", "parse_envi_header",
            "read_envi_header", "sniff_envi"]
 
 DATA_EXTENSIONS = (".img", ".dat", ".raw", ".bsq", ".bil", ".bip", "")
@@ -265,3 +266,68 @@ def sniff_envi(path: str | os.PathLike) -> bool:
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").upper().startswith(b"ENVI"):
         return True
     return _sibling_header(p) is not None
+
+
+def ignore_value(header: EnviHeader) -> float | None:
+    """The ``data ignore value``, or None when absent or NaN (SPy writes ``data ignore value = NaN`` into every
+    header it saves; NaN already means 'no data' in float files, so there is nothing more to mask)."""
+    raw = header.text("data ignore value")
+    if raw is None or raw.strip().lower() in ("nan", "+nan", "-nan"):
+        return None
+    return header.get_float("data ignore value")
+
+
+# --------------------------------------------------------------------------------------------- wavelengths
+
+def header_wavelengths(header: EnviHeader, bands: int, given=None) -> tuple[np.ndarray, str | None, str | None]:
+    """(wavelengths in nm, in file band order; canonical unit; unit as written) from the header's ``wavelength``
+    and ``wavelength units`` (nm, um, mm, cm-1, or the magnitude), or from ``given`` (nm) when not None.
+
+    Raises :class:`WavelengthError` naming the header when the list is missing, has another length than ``bands``
+    or is not positive; :class:`FormatError` for an ENVI Classification (a map, not a cube).
+    """
+    hdr = header.path
+    unit_text = header.text("wavelength units")
+    if given is not None:
+        wl = np.asarray(given, dtype=np.float64).ravel()
+        if wl.size != bands or not np.all(np.isfinite(wl)):
+            raise WavelengthError(f"wavelengths= has {wl.size} values for {bands} bands (want finite nm, one per "
+                                  "band)", path=hdr)
+        try:  # the header's unit still tells the unit of its fwhm list
+            unit = normalise_unit(unit_text) or "nm"
+        except WavelengthError:
+            unit = "nm"
+        return wl, unit, unit_text
+    if "wavelength" not in header:
+        ftype = (header.text("file type") or "").lower()
+        if "classification" in ftype:
+            raise FormatError("this is an ENVI Classification file (a mineral map); open it with hsimin.open_map",
+                              path=hdr)
+        raise WavelengthError("the header has no `wavelength` list, so the bands cannot be placed; add "
+                              "`wavelength = {...}` and `wavelength units = Nanometers`, or pass wavelengths= "
+                              "(nm) to open_cube", path=hdr)
+    values = header.get_floats("wavelength")
+    if values.size != bands:
+        raise WavelengthError(f"the header lists {values.size} wavelengths for {bands} bands; give one per band",
+                              path=hdr)
+    try:
+        unit = normalise_unit(unit_text)
+        wl = to_nanometers(values, unit)
+        unit = unit or infer_unit(values)
+    except WavelengthError as exc:
+        raise WavelengthError(exc.message, path=hdr) from None
+    if np.any(wl <= 0):
+        raise WavelengthError("wavelengths must be positive", path=hdr)
+    return wl, unit, unit_text
+
+
+def fwhm_to_nm(fwhm: np.ndarray, wl_nm: np.ndarray, unit: str | None) -> np.ndarray:
+    """FWHM in nm from the header's unit. For cm-1, a width dv at wavelength l (nm) spans
+    dl = l^2 dv / 1e7 nm (the derivative of l = 1e7 / v)."""
+    if unit == "um":
+        return fwhm * 1000.0
+    if unit == "mm":
+        return fwhm * 1.0e6
+    if unit == "cm-1":
+        return wl_nm ** 2 * fwhm / 1.0e7
+    return fwhm.astype(np.float64, copy=True)

@@ -529,3 +529,16 @@ def test_envi_writer_checks_space_and_refuses_empty_cubes(tmp_path, rng, monkeyp
     with pytest.raises(DiskFullError, match="needs about 480 bytes"):
         envi_mod.write_envi_cube(_cube_for(rng), tmp_path / "c.hdr")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_nan_ignore_value_as_spy_writes_it(tmp_path):
+    """SPy writes ``data ignore value = NaN`` into every header it saves: it means nothing more than NaN already
+    does, so the cube opens (no mask) instead of being refused for a non-finite number."""
+    import spectral.io.envi as spy_envi
+    data = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    spy_envi.save_image(str(tmp_path / "s.hdr"), data, dtype=np.float32, interleave="bil",
+                        metadata={"wavelength": [1000, 1100, 1200, 1300], "data ignore value": "NaN"})
+    assert "data ignore value = NaN" in (tmp_path / "s.hdr").read_text()
+    cube = open_envi(tmp_path / "s.hdr")
+    assert cube.mask is None and cube.meta.attrs["data_ignore_value"] is None
+    np.testing.assert_array_equal(np.asarray(cube.data), data)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import hsimin
-from hsimin.core import FormatError, LibraryError, SpectralLibrary
+from hsimin.core import FormatError, LibraryError, SpectralLibrary, TruncatedDataError
 from hsimin.io.libraries import (COMMON_GRID_NM, increasing_bands, list_libraries, load_library, read_csv_library,
                                  read_envi_sli, read_usgs_ascii, spectral_libs_dir, usgs_physical_sample)
 from hsimin.preprocess.resample import resample
@@ -235,3 +235,21 @@ def test_load_library_errors_say_what_to_do(tmp_path):
         load_library(tmp_path / "other.h5")
     with pytest.raises(hsimin.HsiminError, match="fwhm= needs wavelengths="):
         load_library("usgs_splib07", fwhm=[10.0])
+
+
+def test_envi_sli_widths_in_wavenumbers_convert_as_for_cubes(tmp_path):
+    """One header path for cubes and libraries: a cm-1 fwhm becomes nm at each band (dl = l^2 dv / 1e7), the way
+    open_cube converts it, instead of being dropped."""
+    S = np.array([[0.5, 0.6, 0.7]], dtype="<f4")
+    (tmp_path / "w.sli").write_bytes(S.tobytes())
+    (tmp_path / "w.hdr").write_text(
+        "ENVI\nsamples = 3\nlines = 1\nbands = 1\nfile type = ENVI Spectral Library\ndata type = 4\n"
+        "interleave = bsq\nbyte order = 0\nwavelength units = cm-1\nwavelength = {5000, 4500, 4000}\n"
+        "fwhm = {10, 10, 10}\nspectra names = {Talc_GDS23}\n")
+    got = read_envi_sli(tmp_path / "w.hdr")
+    np.testing.assert_allclose(got.wavelengths, [2000.0, 1e7 / 4500, 2500.0])
+    np.testing.assert_allclose(got.fwhm, got.wavelengths ** 2 * 10 / 1e7)
+    np.testing.assert_allclose(got.spectra, [[0.5, 0.6, 0.7]], rtol=1e-6)   # decreasing cm-1 -> increasing nm
+    (tmp_path / "w.sli").write_bytes(S.tobytes()[:8])
+    with pytest.raises(TruncatedDataError):
+        read_envi_sli(tmp_path / "w.hdr")
