@@ -142,7 +142,7 @@ def load() -> list[float]:
 def stages_alone(hdr: Path, model: str, lines_budget_mb: int = 64) -> dict:
     """Each stage by itself on one tray, in this process, with the per-operation threads a one-tray run uses."""
     from hsimin.batch.runner import default_parallelism
-    from hsimin.batch.tray import stage_threads, thread_limits
+    from hsimin.batch.tray_pass import stage_threads, thread_limits
     with thread_limits(stage_threads(default_parallelism(1)[1])[1]):
         return _stages_alone(hdr, model, lines_budget_mb)
 
@@ -151,7 +151,9 @@ def _stages_alone(hdr: Path, model: str, lines_budget_mb: int) -> dict:
     import dataclasses
 
     from hsimin.batch.runner import resolve_classifier
-    from hsimin.batch.tray import BatchConfig, _classifier, _valid_codes
+    from hsimin.batch import BatchConfig
+    from hsimin.batch.classifiers import tray_classifier
+    from hsimin.batch.tray_pass import valid_codes
     from hsimin.classical.features import parse_windows
     from hsimin.classical.mapping import map_features
     from hsimin.core import Cube
@@ -162,7 +164,7 @@ def _stages_alone(hdr: Path, model: str, lines_budget_mb: int) -> dict:
 
     cfg = resolve_classifier(BatchConfig(model=model))
     cube = open_cube(hdr)
-    screen = _classifier(cfg, cube).screen
+    screen = tray_classifier(cfg, cube).screen
     H, W, B = cube.shape
     lines = max(1, lines_budget_mb * 2**20 // (W * B * 4))
     out = {}
@@ -174,7 +176,7 @@ def _stages_alone(hdr: Path, model: str, lines_budget_mb: int) -> dict:
     t = time.perf_counter()
     valid = np.empty((H, W), bool)
     for r0 in range(0, H, lines):
-        v = _valid_codes(data[r0:r0 + lines], cube.wavelengths, cfg)[0] == 0
+        v = valid_codes(data[r0:r0 + lines], cube.wavelengths, cfg)[0] == 0
         if screen is not None:
             v[v] = ~screen(data[r0:r0 + lines][v])
         valid[r0:r0 + lines] = v

@@ -4,7 +4,11 @@ The pieces, in the order a run uses them:
 
 * :mod:`~hsimin.batch.session`: find the trays (folder or manifest CSV), safe output names, input fingerprints;
 * :mod:`~hsimin.batch.runner`: :func:`run_batch`: executors, ``run.json``, resume, Ctrl-C, retries;
-* :mod:`~hsimin.batch.tray`: :func:`process_tray`: one tray end to end, streamed in line blocks;
+* :mod:`~hsimin.batch.config`: :class:`BatchConfig` and the hash that decides whether a tray is redone;
+* :mod:`~hsimin.batch.tray`: :func:`process_tray`: one tray end to end (QA, depth, the outputs), with
+  :mod:`~hsimin.batch.tray_pass` (the streaming pass over its line blocks), :mod:`~hsimin.batch.classifiers`
+  (interpretation, library matcher or model, built once per band set) and :mod:`~hsimin.batch.tray_files`
+  (its files, completion mark and clean-up);
 * :mod:`~hsimin.batch.depth`: core sticks and per-pixel depth;
 * :mod:`~hsimin.batch.products`: down-hole logs, strip logs, mosaics and the HTML report.
 
@@ -15,7 +19,8 @@ from .products import HoleLog, hole_log, read_tray_data, write_session_products
 from .runner import BatchResult, default_parallelism, load_run, resolve_classifier, run_batch
 from .session import (Session, TrayJob, discover_session, input_fingerprint, output_dir_for, read_manifest,
                       safe_name, scan_folder)
-from .tray import BatchConfig, config_hash, process_tray, recipe_from_file
+from .config import BatchConfig, config_hash, recipe_from_file
+from .tray import process_tray
 
 __all__ = ["BatchConfig", "BatchResult", "HoleLog", "Session", "Stick", "TrayJob", "config_hash",
            "default_parallelism", "discover_session", "find_sticks", "hole_log", "input_fingerprint", "load_run",

@@ -533,7 +533,7 @@ def write_session_products(out, session: Session, run: dict, *, interval_m: floa
     Returns the report's path.
 
     Trays are read one at a time; a hole costs its interval sums and the trays' thumbnails in memory."""
-    from .tray import read_tray_record
+    from .tray_files import read_tray_record
 
     out = Path(out)
     status = {t.get("key"): t for t in run.get("trays", [])}

@@ -67,11 +67,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
-from ..core.errors import ConfigError, DiskFullError, HsiminError, LibraryError, ModelError, OutputError
+from ..core.errors import (ConfigError, DiskFullError, HsiminError, LibraryError, ModelError, OutputError,
+                           import_optional)
 from ..core.text import printable
 from .session import Session, TrayJob, discover_session, input_fingerprint
-from .tray import (BatchConfig, config_hash, expected_outputs, outputs_complete, process_tray, remove_outputs,
-                   remove_partial)
+from .config import BatchConfig, config_hash
+from .tray import process_tray
+from .tray_files import expected_outputs, outputs_complete, remove_outputs, remove_partial
 
 __all__ = ["BatchResult", "RUN_FILE", "available_cores", "default_parallelism", "load_run", "resolve_classifier",
            "run_batch"]
@@ -169,11 +171,10 @@ def resolve_classifier(config: BatchConfig) -> BatchConfig:
         p = Path(path).expanduser()
         if not p.is_file():
             raise ModelError("no model checkpoint here; give --model PATH of a .pt file or --model default", path=p)
-        from ..io.colors import normalise_name
+        from ..classical.artefacts import has_artefact_classes
         from ..models import load_model
         loaded = load_model(p)
-        screen = config.artefacts and not any(normalise_name(c) in ("plastic", "wood", "cardboard", "metal")
-                                              for c in loaded.class_names)
+        screen = config.artefacts and not has_artefact_classes(loaded.class_names)
         ident = {"kind": "model", "path": str(p.resolve()), "model_hash": loaded.model_hash,
                  "classes": list(loaded.class_names), "bands": int(len(loaded.wavelengths)),
                  "patch_size": loaded.patch_size, "artefact_screen": bool(screen),
@@ -522,10 +523,7 @@ def _connect(address: str):
     if not m or not 0 < int(m.group("port")) < 65536:
         raise ConfigError(f"--scheduler {address!r} is not a scheduler address; write tcp://HOST:PORT "
                           "(e.g. tcp://10.0.0.5:8786)")
-    try:
-        from distributed import Client
-    except ImportError:
-        raise ConfigError("--scheduler needs dask.distributed: pip install 'hsimin[dask]'") from None
+    Client = import_optional("distributed", extra="dask", needed_for="--scheduler", package="distributed").Client
     scheme = m.group("scheme") or "tcp"
     if scheme == "tcp":
         import socket

@@ -52,11 +52,12 @@ def test_bare_batch_writes_logs_from_the_spectra_depths_and_the_tsa_comparison(p
 
 
 def test_saturation_does_not_mask_bright_point_spectra():
-    from hsimin.batch.tray import BatchConfig, _Pass
+    from hsimin.batch import BatchConfig
+    from hsimin.batch.tray_pass import TrayPass
     from hsimin.io import open_cube
     cube = open_cube(hylogger_path("GSNSW_testrocks"))
     data = np.asarray(cube.data)
     assert np.nanmax(data) > 1.05            # test rocks reach ~2: real bright samples, not detector saturation
-    st = _Pass(cube, BatchConfig(library="usgs_splib07"))
+    st = TrayPass(cube, BatchConfig(library="usgs_splib07"))
     valid = st.mask(slice(0, cube.shape[0]), data)
     assert st.counts["saturated"] == 0 and valid.sum() >= 200

@@ -11,7 +11,8 @@ import pytest
 import hsimin
 from hsimin import samples
 from hsimin.batch.session import TrayJob
-from hsimin.batch.tray import BatchConfig, config_hash, outputs_complete, process_tray
+from hsimin.batch import BatchConfig, config_hash, process_tray
+from hsimin.batch.tray_files import outputs_complete
 from hsimin.io.hdf5 import read_arrays_hdf5
 
 LIB = BatchConfig(library="usgs_splib07", threads=1)
@@ -177,7 +178,7 @@ def test_patch_model_sees_the_whole_cube(tmp_path, make_tray, sample_raw):
 
 def test_one_pass_background_codes_equal_classify_background(rng):
     """The batch's fused mask kernel gives exactly hsimin.preprocess.classify_background's codes."""
-    from hsimin.batch.tray import _valid_codes
+    from hsimin.batch.tray_pass import valid_codes
     from hsimin.preprocess.masking import classify_background
     cube = hsimin.open_cube(samples.tray_path())
     X = np.asarray(cube.data[:60]).copy()
@@ -187,7 +188,7 @@ def test_one_pass_background_codes_equal_classify_background(rng):
     X[rng.random(X.shape[:2]) < 0.03, 7] = np.nan                 # one missing band: still valid
     X[rng.random(X.shape[:2]) < 0.03] = 0.5                       # flat: only with a contrast test
     for cfg in (LIB, dataclasses.replace(LIB, min_contrast=0.01, min_albedo=0.05, saturation=0.9)):
-        codes, albedo = _valid_codes(X, cube.wavelengths, cfg)
+        codes, albedo = valid_codes(X, cube.wavelengths, cfg)
         want = classify_background(X, cube.wavelengths, min_albedo=cfg.min_albedo, min_contrast=cfg.min_contrast,
                                    saturation=cfg.saturation)
         np.testing.assert_array_equal(codes, want)
