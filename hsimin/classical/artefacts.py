@@ -14,15 +14,17 @@ from typing import Sequence
 import numpy as np
 
 from ..core.types import Cube
+from ..core.vocabulary import ARTEFACT_CLASSES, NON_MINERAL_CLASSES
 
 __all__ = ["ARTEFACTS", "ArtefactScreen", "NOT_CORE_CLASSES", "has_artefact_classes", "screen_cube"]
 
-NOT_CORE_CLASSES = frozenset({"plastic", "wood", "cardboard", "metal", "aspectral", "unknown", "tray",
-                              "background", "unclassified", "no_data", "nodata", "masked"})
+NOT_CORE_CLASSES = frozenset(NON_MINERAL_CLASSES) | {"tray", "background", "unclassified", "no_data", "nodata",
+                                                     "masked"}
 """Class names that are not core: tray artefacts and non-answers. Their pixels are left out of core, depth
 registration, abundances and feature means (they keep their label in the map)."""
 
-ARTEFACTS = ("plastic", "wood", "cardboard", "metal")
+ARTEFACTS = ARTEFACT_CLASSES
+"""The tray-artefact classes of the vocabulary (:data:`hsimin.core.vocabulary.ARTEFACT_CLASSES`)."""
 SCREEN_MAX_BANDS = 40
 SCREEN_MAX_PER_MINERAL = 12
 SCREEN_CHUNK = 16384

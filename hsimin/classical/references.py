@@ -31,6 +31,7 @@ import numpy as np
 
 from ..core.errors import LibraryError
 from ..core.types import SpectralLibrary
+from ..core.vocabulary import ARTEFACT_CLASSES
 
 __all__ = ["CORE_SWIR_MINERALS", "SWIR_ARTEFACTS", "reference_library"]
 
@@ -42,8 +43,9 @@ CORE_SWIR_MINERALS = (
 )
 """The default SWIR reference minerals (see the module docstring)."""
 
-SWIR_ARTEFACTS = ("wood", "plastic", "cardboard")
-"""Tray materials with SWIR features, answers of their own."""
+SWIR_ARTEFACTS = tuple(c for c in ARTEFACT_CLASSES if c != "metal")
+"""Tray materials with SWIR features, answers of their own: the vocabulary's artefact classes but metal, which
+has no SWIR absorption to fit (bright and flat, it is aspectral to the unmixing)."""
 
 
 def reference_library(minerals: str | Sequence[str] = "core", *, artefacts: bool = True,

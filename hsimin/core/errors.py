@@ -91,3 +91,23 @@ class UnsafeCheckpointError(ModelError):
 
 class ConfigError(HsiminError, ValueError):
     """A configuration (TOML recipe, training config, manifest) is invalid."""
+
+
+class MissingDependencyError(HsiminError, ImportError):
+    """An optional dependency (an extra of hsimin) is not installed; the message says what needs it and how to
+    install it. Raised by :func:`import_optional`."""
+
+
+def import_optional(module: str, *, extra: str, needed_for: str, package: str | None = None):
+    """Import ``module`` (an optional dependency) or raise :class:`MissingDependencyError` naming what needs it
+    and the install command: ``pip install 'hsimin[<extra>]'`` (or ``pip install <package>``).
+
+    Every optional import in hsimin goes through here, so the error a user sees is the same kind and the same
+    sentence whichever feature asked (GeoTIFF, Dask, Captum)."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        alt = f" (or pip install {package})" if package else ""
+        raise MissingDependencyError(f"{needed_for} needs {package or module.split('.')[0]}, which is not installed "
+                                     f"({exc}); install the extra: pip install 'hsimin[{extra}]'{alt}") from None

@@ -29,7 +29,7 @@ _LAZY = {
     "explain_pixel": "hsimin.explain.attribution",
     "model_input": "hsimin.explain.inputs",
     "resolve_target": "hsimin.explain.inputs",
-    "MissingDependencyError": "hsimin.explain.inputs",
+    "MissingDependencyError": "hsimin.core.errors",
     "DIAGNOSTIC_FEATURES": "hsimin.explain.plots",
     "draw_attribution": "hsimin.explain.plots",
     "mark_features": "hsimin.explain.plots",

@@ -13,25 +13,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..core.errors import HsiminError, InputError, ModelError, WavelengthError
+from ..core.errors import HsiminError, InputError, MissingDependencyError, ModelError, WavelengthError, import_optional
 from ..core.units import check_wavelengths
 
-__all__ = ["MissingDependencyError", "ModelView", "import_captum", "model_input", "model_view", "resolve_target"]
-
-
-class MissingDependencyError(HsiminError, ImportError):
-    """An optional dependency (an extra of hsimin) is not installed."""
+__all__ = ["ModelView", "import_captum", "model_input", "model_view", "resolve_target"]
 
 
 def import_captum():
-    """The ``captum.attr`` module, or :class:`MissingDependencyError` saying how to install it."""
-    try:
-        import captum.attr as attr
-    except ImportError as exc:  # pragma: no cover - exercised in a subprocess test with captum hidden
-        raise MissingDependencyError(
-            f"attributions need Captum, which is not installed ({exc}); install the extra: "
-            "pip install 'hsimin[explain]' (or pip install captum)") from None
-    return attr
+    """The ``captum.attr`` module, or :class:`~hsimin.core.errors.MissingDependencyError` saying how to install
+    it."""
+    return import_optional("captum.attr", extra="explain", needed_for="attributions", package="captum")
 
 
 def _same_grid(a: np.ndarray, b: np.ndarray) -> bool:

@@ -28,7 +28,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from ..core.errors import FormatError, InputError, OutputError
+from ..core.errors import FormatError, InputError, OutputError, import_optional
 from ..core.plain import json_text
 from ..core.types import Raster
 from .atomic import atomic_output
@@ -41,11 +41,7 @@ _GRID_RTOL = 1e-6
 
 # --------------------------------------------------------------------------------------------- GeoTIFF
 def _rasterio():
-    try:
-        import rasterio  # noqa: PLC0415 - optional extra, imported on use
-    except ImportError:
-        raise InputError("reading or writing GeoTIFF needs rasterio: pip install 'hsimin[geo]'") from None
-    return rasterio
+    return import_optional("rasterio", extra="geo", needed_for="reading or writing GeoTIFF")
 
 
 def _crs_string(crs) -> str | None:
