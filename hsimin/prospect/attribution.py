@@ -21,7 +21,7 @@ METHODS = ("shapley", "ig")
 
 
 def _captum():
-    """``captum.attr``, or :class:`hsimin.explain.inputs.MissingDependencyError` saying how to install it (the
+    """``captum.attr``, or :class:`hsimin.core.errors.MissingDependencyError` saying how to install it (the
     run can also go on without attributions: ``--attribution none``)."""
     from ..explain.inputs import import_captum  # noqa: PLC0415 - optional extra, imported on use
 
