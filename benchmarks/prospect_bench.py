@@ -44,7 +44,8 @@ def main(argv=None) -> int:
     from hsimin.prospect.models import TrainSettings, create_prospect_model
     from hsimin.prospect.sites import make_sites
     from hsimin.prospect.windows import blocked_folds, extract_windows
-    from hsimin.prospect.workflow import cross_validate, demo_config, prepare
+    from hsimin.prospect.runs import demo_config
+    from hsimin.prospect.workflow import cross_validate, prepare
 
     torch.set_num_threads(a.threads)
     layers, dep, neg = load_demo()

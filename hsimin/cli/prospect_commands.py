@@ -1,7 +1,7 @@
 """``hsimin prospect run`` and ``hsimin prospect demo``: mineral prospectivity (SSGSNet and baselines).
 
 Parse, build a :class:`hsimin.prospect.workflow.ProspectConfig`, make one library call
-(:func:`hsimin.prospect.workflow.run_files` / :func:`~hsimin.prospect.workflow.run_demo`), print the AUC table.
+(:func:`hsimin.prospect.runs.run_files` / :func:`~hsimin.prospect.runs.run_demo`), print the AUC table.
 """
 from __future__ import annotations
 
@@ -164,7 +164,8 @@ def _report(result, out) -> int:
 
 
 def run_cmd(args) -> int:
-    from ..prospect.workflow import PointLayers, ProspectConfig, run_files
+    from ..prospect.runs import PointLayers, run_files
+    from ..prospect.workflow import ProspectConfig
 
     raw = tuple(args.raw_layers) + ((args.fault_layer,) if args.fault_layer else ())
     cfg = ProspectConfig(**_config_kwargs(args), raw_layers=raw, fault_layer=args.fault_layer,
@@ -178,7 +179,7 @@ def run_cmd(args) -> int:
 
 
 def demo_cmd(args) -> int:
-    from ..prospect.workflow import demo_config, run_demo
+    from ..prospect.runs import demo_config, run_demo
 
     cfg = demo_config(**_config_kwargs(args))
     result = run_demo(args.output, config=cfg, kmeans_negatives=args.negatives == "kmeans", overwrite=args.overwrite,

@@ -24,10 +24,10 @@ _LAZY = {
     "extract_windows": "windows", "augment": "windows", "blocked_folds": "windows", "Fold": "windows",
     "predict_map": "mapping", "classify": "mapping", "histogram_thresholds": "mapping",
     "success_rate_curve": "mapping", "DEFAULT_THRESHOLDS": "mapping",
-    "ProspectConfig": "workflow", "ProspectResult": "workflow", "MapResult": "workflow", "PointLayers": "workflow",
-    "write_outputs": "workflow", "demo_config": "workflow", "load_demo": "data",
+    "ProspectConfig": "workflow", "ProspectResult": "workflow", "MapResult": "workflow", "PointLayers": "runs",
+    "write_outputs": "outputs", "demo_config": "runs", "load_demo": "data",
     # torch side
-    "run_prospectivity": "workflow", "run_files": "workflow", "run_demo": "workflow",
+    "run_prospectivity": "workflow", "run_files": "runs", "run_demo": "runs",
     "cross_validate": "workflow", "map_with": "workflow", "transfer_dann": "workflow",
     "MODELS": "models", "NETWORK_SPECS": "models", "TrainSettings": "models", "create_prospect_model": "models",
     "layer_attributions": "attribution",

@@ -2,9 +2,9 @@
 best one, A/B/C classes, success-rate curve and per-layer attributions out.
 
 :func:`run_prospectivity` works on in-memory objects (a :class:`~hsimin.core.Raster` and site coordinates)
-and returns a :class:`ProspectResult`; :func:`write_outputs` writes it (through :mod:`hsimin.io.raster`);
-:func:`run_files` and :func:`run_demo` are the one library call behind ``hsimin prospect run`` and
-``hsimin prospect demo``.
+and returns a :class:`ProspectResult`; :func:`hsimin.prospect.outputs.write_outputs` writes it (through
+:mod:`hsimin.io.raster`); :func:`hsimin.prospect.runs.run_files` and :func:`~hsimin.prospect.runs.run_demo` (files
+in, files out) are the one library call behind ``hsimin prospect run`` and ``hsimin prospect demo``.
 
 Protocol (all models on the same folds): k x k windows on the model-ready layers (transform, robust
 scaling, no data filled with the median); positives at deposit cells; negatives from a site list or by
@@ -17,19 +17,16 @@ area.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..core.errors import InputError
 from ..core.types import Raster
-from .layers import PreparedLayers, fault_buffer_score, prepare_layers, stack_rasters
+from .layers import PreparedLayers, prepare_layers
 from .mapping import DEFAULT_THRESHOLDS, CLASS_NAMES, classify, histogram_thresholds, predict_map, success_rate_curve
 from .sites import Sites, make_sites
 from .windows import CVChoice, Fold, choose_blocked_folds, extract_windows, random_cells, windows_overlap
@@ -488,218 +485,3 @@ def _sites_on_mask(sites: Sites, mask: np.ndarray) -> Sites:
     if not (np.any(sites.labels == 1) and np.any(sites.labels == 0)):
         raise InputError("after masking, the sites lack deposits or negatives; check the mask and the site CRS")
     return sites
-
-
-# ------------------------------------------------------------------------------------------- outputs
-OUTPUT_FILES = ("metrics.json", "summary.json", "prospectivity.h5", "layers.h5", "sites_used.csv",
-                "prospectivity_map.png", "roc.png", "success_rate.png", "attributions.png", "layers.png")
-
-
-def write_outputs(result: ProspectResult, out_dir: str | os.PathLike, *, overwrite: bool = False,
-                  geotiff: bool = False, negatives_shown: tuple | None = None) -> list[Path]:
-    """Write a run's outputs into ``out_dir`` (created if missing): ``metrics.json`` ({model: {auc_mean,
-    auc_std, folds}}), ``summary.json``, ``prospectivity.h5`` (probability + classes of the mapped model, hsimin
-    raster schema), ``layers.h5`` (the evidence layers as used, in their units, with the scaling recipe),
-    ``sites_used.csv``, PNGs (map with deposits and classes, ROC, success-rate, attributions, layers) and, with
-    ``geotiff``, ``prospectivity.tif``. Extra maps get the same files with a ``_<model>`` suffix. The files are
-    committed as one unit (:func:`hsimin.io.output_group`), ``metrics.json`` last: a run that failed while writing
-    (a full disk) leaves none of them, and a folder with ``metrics.json`` holds a complete run."""
-    from ..io.atomic import output_group  # noqa: PLC0415
-
-    with output_group():
-        return _write_outputs(result, out_dir, overwrite=overwrite, geotiff=geotiff, negatives_shown=negatives_shown)
-
-
-def _write_outputs(result: ProspectResult, out_dir, *, overwrite: bool, geotiff: bool,
-                   negatives_shown: tuple | None) -> list[Path]:
-    from ..io.raster import (prepare_output_folder, save_figure, write_geotiff, write_json,  # noqa: PLC0415
-                             write_raster_h5, write_sites_csv)
-    from . import plots  # noqa: PLC0415
-
-    out = prepare_output_folder(out_dir, overwrite=True)   # each file below refuses to overwrite on its own
-    r = result
-    written: list[Path] = []
-    metrics = {m: {"auc_mean": e["auc_mean"], "auc_std": e["auc_std"], "auc_pooled": e["auc_pooled"],
-                   "folds": e["folds"], "pretrained": e["pretrained"], "train_seconds": e["train_seconds"]}
-               for m, e in r.metrics.items()}
-    written.append(write_json(r.summary(), out / "summary.json", overwrite=overwrite))
-    grid = r.layers.raster
-    cls_attrs = {"-1": "outside", "0": "none", "1": "C", "2": "B", "3": "A"}
-    rasters = {}
-    for name, m in r.maps.items():
-        suffix = "" if name == r.map_model else f"_{name}"
-        rasters[name] = Raster(m.probability, grid.transform, grid.crs, ["prospectivity"],
-                               mask=np.isfinite(m.probability))
-        written.append(write_raster_h5(rasters[name], out / f"prospectivity{suffix}.h5", overwrite=overwrite,
-                                       extra={"classes": m.classes},
-                                       attrs={"model": name, "thresholds_ABC": list(m.thresholds),
-                                              "classes": cls_attrs, "best_model": r.best_model,
-                                              "auc_mean": r.metrics.get(name, {}).get("auc_mean")}))
-    if r.inputs is not None:     # the evidence layers as used (built buffers/IDW included), in their own units
-        written.append(write_raster_h5(r.inputs, out / "layers.h5", overwrite=overwrite,
-                                       attrs={"recipe": r.layers.recipe(),
-                                              "note": "raw layers; the models see them after the recipe"}))
-    s = r.sites
-    fold_of = np.full(len(s), -1)
-    for i, f in enumerate(r.folds):
-        fold_of[f.test] = i
-    oof_cols = {f"oof_{m}": [("" if not np.isfinite(v) else f"{v:.6f}") for v in p] for m, p in r.oof.items()}
-    written.append(write_sites_csv(out / "sites_used.csv", s.x, s.y, s.labels, s.ids,
-                                   extra={"row": s.rows, "col": s.cols, "test_fold": fold_of, **oof_cols},
-                                   overwrite=overwrite))
-    pos = s.labels == 1
-    dep_xy = (s.x[pos], s.y[pos])
-    neg_xy = negatives_shown or (s.x[~pos], s.y[~pos])
-    for name, m in r.maps.items():
-        suffix = "" if name == r.map_model else f"_{name}"
-        auc_txt = r.metrics.get(name, {}).get("auc_mean", float("nan"))
-        fig = plots.map_figure(m.probability, m.classes, grid.transform, dep_xy, neg_xy, thresholds=m.thresholds,
-                               title=f"Prospectivity, {name} (blocked-CV AUC {auc_txt:.3f})", crs=grid.crs)
-        written.append(save_figure(fig, out / f"prospectivity_map{suffix}.png", overwrite=overwrite))
-        if m.attribution:
-            a = m.attribution
-            fig = plots.attribution_figure(a["layers"], a["mean_abs"], a["mean_positive"], a["method"], a["model"])
-            written.append(save_figure(fig, out / f"attributions{suffix}.png", overwrite=overwrite))
-    curves = {}
-    from sklearn.metrics import roc_curve  # noqa: PLC0415
-
-    y = s.labels.astype(int)
-    for m, p in r.oof.items():
-        ok = np.isfinite(p)
-        if len(np.unique(y[ok])) == 2:
-            fpr, tpr, _ = roc_curve(y[ok], p[ok])
-            curves[m] = {"fpr": fpr, "tpr": tpr, "auc_mean": r.metrics[m]["auc_mean"], "auc_std": r.metrics[m]["auc_std"]}
-    written.append(save_figure(plots.roc_figure(curves), out / "roc.png", overwrite=overwrite))
-    written.append(save_figure(plots.success_rate_figure({n: m.success for n, m in r.maps.items()}),
-                               out / "success_rate.png", overwrite=overwrite))
-    fig = plots.layers_figure(grid.values, grid.mask, grid.layer_names, grid.transform, dep_xy)
-    written.append(save_figure(fig, out / "layers.png", overwrite=overwrite))
-    if geotiff:
-        for name in r.maps:
-            suffix = "" if name == r.map_model else f"_{name}"
-            written.append(write_geotiff(rasters[name], out / f"prospectivity{suffix}.tif", overwrite=overwrite))
-    written.append(write_json(metrics, out / "metrics.json", overwrite=overwrite))   # last: marks a complete run
-    return written
-
-
-# ------------------------------------------------------------------------------------ file entry points
-@dataclass
-class PointLayers:
-    """Point samples to grid by IDW (``hsimin prospect run --points``): a CSV with x, y and value columns
-    (``columns``: which; default all numeric ones), IDW ``power``, ``search_radius`` (CRS units; None = no
-    limit), ``max_points``; on the GeoTIFF layers' grid when there are any, else on a new grid of
-    ``cell_size`` covering the points, in ``crs``."""
-
-    path: str | os.PathLike
-    columns: Sequence[str] | None = None
-    power: float = 2.0
-    search_radius: float | None = None
-    max_points: int = 12
-    cell_size: float | None = None
-    crs: str | None = None
-
-
-def load_inputs(layer_paths: Sequence[str | os.PathLike], deposits: str | os.PathLike,
-                negatives: str | os.PathLike | None = None, mask: str | os.PathLike | None = None,
-                faults: str | os.PathLike | None = None, *, fault_rings: Sequence[float] | None = None,
-                points: PointLayers | None = None) -> tuple:
-    """Read GeoTIFF layers (one grid) and/or point samples gridded by IDW, site CSVs, an optional mask GeoTIFF
-    and optional fault polylines (turned into a multi-ring buffer influence layer named ``faults``). Returns
-    ``(layers, deposits_xy, negatives_xy, deposit_ids, negative_ids)``."""
-    from ..io.raster import (read_fault_lines, read_geotiff_layers, read_mask_geotiff,  # noqa: PLC0415
-                             read_points_csv, read_sites_csv)
-    from .layers import DEFAULT_RINGS_M, idw_grid  # noqa: PLC0415
-
-    if not layer_paths and points is None:
-        raise InputError("no layers: give GeoTIFF layers (--layers A.tif ...) or point samples (--points S.csv)")
-    parts = [read_geotiff_layers(layer_paths)] if layer_paths else []
-    if points is not None:
-        x, y, values = read_points_csv(points.path, columns=points.columns)
-        if parts:
-            grid = parts[0]
-            built = idw_grid(x, y, values, power=points.power, search_radius=points.search_radius,
-                             max_points=points.max_points, transform=grid.transform, shape=grid.shape, crs=grid.crs)
-        else:
-            if points.cell_size is None:
-                raise InputError("point samples without GeoTIFF layers need a cell size (--cell-size) for the grid")
-            built = idw_grid(x, y, values, cell_size=points.cell_size, power=points.power,
-                             search_radius=points.search_radius, max_points=points.max_points, crs=points.crs)
-        parts.append(Raster(built.values, built.transform, built.crs, built.layer_names,
-                            mask=np.all(np.isfinite(built.values), axis=-1)))
-    grid = parts[0]
-    m = np.ones(grid.shape, bool)
-    for part in parts:
-        m &= part.mask if part.mask is not None else np.all(np.isfinite(part.values), axis=-1)
-    if mask is not None:
-        m &= read_mask_geotiff(mask, like=grid)
-    if faults is not None:
-        if any("faults" in part.layer_names for part in parts):
-            raise InputError("a layer is named 'faults' and --faults was given too; rename one of them")
-        lines = read_fault_lines(faults)
-        parts.append(fault_buffer_score(lines, grid.transform, grid.shape,
-                                        rings=tuple(fault_rings or DEFAULT_RINGS_M), crs=grid.crs, mask=m))
-    stack = stack_rasters(parts, mask=m)
-    dep = read_sites_csv(deposits)
-    neg = read_sites_csv(negatives) if negatives is not None else None
-    return (stack, (dep["x"], dep["y"]), None if neg is None else (neg["x"], neg["y"]), dep["id"],
-            None if neg is None else neg["id"])
-
-
-def run_files(layer_paths: Sequence[str | os.PathLike], deposits: str | os.PathLike, out_dir: str | os.PathLike,
-              *, negatives=None, mask=None, faults=None, fault_rings=None, points: PointLayers | None = None,
-              config: ProspectConfig | None = None, overwrite: bool = False,
-              progress: Progress | None = None) -> ProspectResult:
-    """``hsimin prospect run``: read the inputs, run the workflow, write the outputs (plus GeoTIFF maps)."""
-    config = config or ProspectConfig()
-    with _output_folder(out_dir, overwrite):
-        layers, dep, neg, dep_ids, neg_ids = load_inputs(layer_paths, deposits, negatives, mask, faults,
-                                                         fault_rings=fault_rings, points=points)
-        if faults is not None and config.fault_layer is None:
-            config.fault_layer = "faults"
-        result = run_prospectivity(layers, dep, neg, config, deposit_ids=dep_ids, negative_ids=neg_ids,
-                                   progress=progress)
-        write_outputs(result, out_dir, overwrite=overwrite, geotiff=True)
-    return result
-
-
-def demo_config(**overrides) -> ProspectConfig:
-    """The demo's settings on the bundled Li-belt data: 2 km grid, 16 x 16 windows (32 km), 64 km blocks,
-    the source authors' negatives, fault density as a raw (untransformed) layer, 'small' networks; besides
-    the best model's map, SSGSNet's map and attributions (the model the paper interprets)."""
-    from .data import DEMO_WINDOW  # noqa: PLC0415
-
-    base = dict(window=DEMO_WINDOW, block_size=2 * DEMO_WINDOW, fault_layer="faults", negative_layer="Li",
-                extra_maps=("ssgsnet",))
-    base.update(overrides)
-    return ProspectConfig(**base)
-
-
-def run_demo(out_dir: str | os.PathLike, *, config: ProspectConfig | None = None, kmeans_negatives: bool = False,
-             overwrite: bool = False, progress: Progress | None = None) -> ProspectResult:
-    """``hsimin prospect demo``: the workflow on the bundled real Li-belt data (see
-    ``hsimin/prospect/data/README.md``)."""
-    from .data import load_demo  # noqa: PLC0415
-
-    config = config or demo_config()
-    with _output_folder(out_dir, overwrite):
-        layers, dep, neg = load_demo()
-        result = run_prospectivity(layers, (dep["x"], dep["y"]), None if kmeans_negatives else (neg["x"], neg["y"]),
-                                   config, deposit_ids=dep["id"], negative_ids=None if kmeans_negatives else neg["id"],
-                                   progress=progress)
-        write_outputs(result, out_dir, overwrite=overwrite)
-    return result
-
-
-@contextlib.contextmanager
-def _output_folder(out_dir, overwrite: bool):
-    """Check the output folder before the work (it can be written, a file can be created in it, it holds no
-    earlier results unless ``overwrite``), create it, and lock it for the run: a read-only folder fails in a second
-    instead of after the training, and a second run on the same folder fails at once instead of interleaving."""
-    from ..io.atomic import check_output_folder  # noqa: PLC0415
-    from ..io.locks import FolderLock  # noqa: PLC0415
-    from ..io.raster import prepare_output_folder  # noqa: PLC0415
-
-    prepare_output_folder(out_dir, OUTPUT_FILES, overwrite=overwrite, create=False)
-    out = check_output_folder(out_dir, create=True)
-    with FolderLock(out, "hsimin prospect"):
-        yield out

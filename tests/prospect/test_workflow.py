@@ -10,8 +10,8 @@ import pytest
 
 from hsimin.core import InputError, OutputError
 from hsimin.prospect.models import TrainSettings
-from hsimin.prospect.workflow import (OUTPUT_FILES, ProspectConfig, run_prospectivity, split_area,
-                                      write_outputs)
+from hsimin.prospect.outputs import OUTPUT_FILES, write_outputs
+from hsimin.prospect.workflow import ProspectConfig, run_prospectivity, split_area
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -173,7 +173,7 @@ def test_run_files_checks_the_output_folder_before_reading_anything(tmp_path, mo
     import os
 
     from hsimin.io import atomic
-    import hsimin.prospect.workflow as wf
+    import hsimin.prospect.runs as wf
     monkeypatch.setattr(wf, "load_inputs", lambda *a, **k: pytest.fail("inputs were read before the check"))
     monkeypatch.setattr(wf, "run_prospectivity", lambda *a, **k: pytest.fail("the work started before the check"))
 
@@ -190,7 +190,7 @@ def test_run_files_checks_the_output_folder_before_reading_anything(tmp_path, mo
 def test_a_prospect_run_on_a_folder_in_use_is_refused(tmp_path, monkeypatch):
     from hsimin.core import OutputInUseError
     from hsimin.io.locks import FolderLock
-    import hsimin.prospect.workflow as wf
+    import hsimin.prospect.runs as wf
     monkeypatch.setattr(wf, "load_inputs", lambda *a, **k: pytest.fail("inputs were read"))
     out = tmp_path / "p"
     out.mkdir()
