@@ -5,6 +5,8 @@ Tests run with ``--import-mode=importlib``, so helpers are handed out as fixture
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,52 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("explore", derandomize=False, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+ONE_TORCH_THREAD_DIRS = ("data", "train")
+"""Test folders whose tests run torch on one thread: on a shared 2-core machine two spinning OpenMP threads per
+process make small models tens of times slower, and one thread keeps results identical run to run."""
+
+
+@pytest.fixture
+def one_torch_thread():
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def pytest_collection_modifyitems(config, items):
+    root = Path(__file__).parent
+    for item in items:
+        try:
+            top = Path(item.path).relative_to(root).parts[0]
+        except ValueError:
+            continue
+        if top in ONE_TORCH_THREAD_DIRS:
+            item.fixturenames.insert(0, "one_torch_thread")
+
+
+NO_DISPLAY_REASON = "needs a display"
+"""The start of the skip reason of the napari widget tests without a display (tests/napari/test_widgets.py)."""
+_NO_DISPLAY_SKIPS = {"n": 0}
+
+
+def pytest_runtest_logreport(report):
+    """Count the GUI tests skipped for lack of a display (their reason holds :data:`NO_DISPLAY_REASON`)."""
+    if report.skipped and isinstance(report.longrepr, tuple) and NO_DISPLAY_REASON in str(report.longrepr[-1]):
+        _NO_DISPLAY_SKIPS["n"] += 1
+
+
+def pytest_unconfigure(config):
+    """After pytest's last line, one plain line saying the GUI tests did not run and how to run them: per-test skip
+    reasons scroll by, and '14 skipped' alone does not say that the napari widgets went untested."""
+    n = _NO_DISPLAY_SKIPS["n"]
+    if n:
+        config.get_terminal_writer().line(
+            f"hsimin: {n} napari GUI tests were skipped: no display. Install xvfb (apt-get install xvfb xauth, as "
+            ".ci/run does) and run make test again: it runs them under xvfb-run.")
+
 
 ENVI_CODE = {"uint8": 1, "int16": 2, "int32": 3, "float32": 4, "float64": 5, "uint16": 12, "uint32": 13,
              "int64": 14, "uint64": 15}
@@ -115,3 +163,23 @@ def _write_tsg(folder: Path, spectra: np.ndarray, *, start_nm: float = 380.0, en
 def write_tsg():
     """The :func:`_write_tsg` function."""
     return _write_tsg
+
+
+def _unwritable(tmp_path, name):
+    """(output path that cannot be written, undo): inside a read-only folder (chmod 555 when not root; as root,
+    where permission bits do not bind, chattr +i if the file system allows it), else inside a missing folder."""
+    ro = tmp_path / "readonly"
+    ro.mkdir()
+    if os.geteuid() != 0:
+        os.chmod(ro, 0o555)
+        return ro / name, lambda: os.chmod(ro, 0o755)
+    if shutil.which("chattr") and subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode == 0:
+        return ro / name, lambda: subprocess.run(["chattr", "-i", str(ro)], capture_output=True)
+    ro.rmdir()
+    return tmp_path / "no_such_folder" / name, lambda: None
+
+
+@pytest.fixture
+def unwritable():
+    """The :func:`_unwritable` function: ``unwritable(tmp_path, name) -> (path, undo)``."""
+    return _unwritable

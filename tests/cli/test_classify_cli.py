@@ -12,7 +12,7 @@ import torch
 from hsimin.cli import main
 from hsimin.cli.classify_commands import output_paths
 from hsimin.io import open_cube, open_map
-from hsimin.models import create_model, load_model, save_model
+from hsimin.models import load_model
 from hsimin.predict import predict_cube
 
 WL = np.linspace(1000.0, 2500.0, 40)
@@ -20,24 +20,10 @@ NOSCREEN = ["--no-artefact-screen"]  # for the synthetic fixture spectra (see th
 
 
 @pytest.fixture
-def cube_hdr(tmp_path, rng, write_envi):
-    centre = rng.uniform(1400, 2400, (7, 5, 1))
-    data = (0.5 * (1 - 0.3 * np.exp(-0.5 * ((WL - centre) / 50.0) ** 2))).astype(np.float32)
-    hdr, _ = write_envi(tmp_path / "scan.hdr", data, interleave="bil",
-                        fields={"wavelength units": "Nanometers", "wavelength": list(WL), "fwhm": [10.0] * 40})
-    return hdr
-
-
-@pytest.fixture
-def model_pt(tmp_path):
-    torch.manual_seed(0)
-    model = create_model({"backbone": {"name": "fastspec", "widths": [8]}, "in_bands": 40, "num_outputs": 3,
-                          "patch_size": 1}).eval()
-    path = tmp_path / "tiny.pt"
-    save_model(model, path, wavelengths=WL, class_names=["kaolinite", "calcite", "white_mica"],
-               recipe={"hsimin_recipe": 1, "steps": [{"step": "continuum_removal", "mode": "quotient",
-                                                       "window": None}]})
-    return path
+def model_pt(make_model_pt):
+    """The conftest's tiny model, with a continuum-removal recipe (so the recipe path runs too)."""
+    return make_model_pt(recipe={"hsimin_recipe": 1, "steps": [{"step": "continuum_removal", "mode": "quotient",
+                                                                 "window": None}]})
 
 
 def _one_line_error(err: str, name: str) -> str:

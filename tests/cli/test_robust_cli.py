@@ -11,33 +11,17 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from hsimin.cli import main
 from hsimin.io import open_cube
-from hsimin.models import create_model, save_model
 
 WL = np.linspace(1000.0, 2500.0, 40)
 NOSCREEN = ["--no-artefact-screen"]
 
 
 @pytest.fixture
-def cube_hdr(tmp_path, rng, write_envi):
-    centre = rng.uniform(1400, 2400, (7, 5, 1))
-    data = (0.5 * (1 - 0.3 * np.exp(-0.5 * ((WL - centre) / 50.0) ** 2))).astype(np.float32)
-    hdr, _ = write_envi(tmp_path / "scan.hdr", data, interleave="bil",
-                        fields={"wavelength units": "Nanometers", "wavelength": list(WL), "fwhm": [10.0] * 40})
-    return hdr
-
-
-@pytest.fixture
-def model_pt(tmp_path):
-    torch.manual_seed(0)
-    model = create_model({"backbone": {"name": "fastspec", "widths": [8]}, "in_bands": 40, "num_outputs": 3,
-                          "patch_size": 1}).eval()
-    path = tmp_path / "tiny.pt"
-    save_model(model, path, wavelengths=WL, class_names=["kaolinite", "calcite", "white_mica"])
-    return path
+def model_pt(make_model_pt):
+    return make_model_pt()
 
 
 def _one_line(err: str, name: str) -> str:

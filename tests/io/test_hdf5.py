@@ -4,7 +4,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import shutil
 import subprocess
 
 import h5py
@@ -67,18 +66,6 @@ def _assert_same_cube(a: Cube, b: Cube):
             np.testing.assert_array_equal(x, y)
 
 
-def _unwritable(tmp_path, name):
-    """(output path that cannot be written, undo): inside a read-only folder (chmod 555 when not root; as root,
-    where permission bits do not bind, chattr +i if the file system allows it), else inside a missing folder."""
-    ro = tmp_path / "readonly"
-    ro.mkdir()
-    if os.geteuid() != 0:
-        os.chmod(ro, 0o555)
-        return ro / name, lambda: os.chmod(ro, 0o755)
-    if shutil.which("chattr") and subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode == 0:
-        return ro / name, lambda: subprocess.run(["chattr", "-i", str(ro)], capture_output=True)
-    ro.rmdir()
-    return tmp_path / "no_such_folder" / name, lambda: None
 
 
 # --------------------------------------------------------------------------- cubes
@@ -450,9 +437,9 @@ def test_refuses_existing_output(tmp_path):
 
 
 @pytest.mark.parametrize("what", ["cube", "map", "arrays"])
-def test_unwritable_folder_leaves_nothing(tmp_path, what):
+def test_unwritable_folder_leaves_nothing(tmp_path, what, unwritable):
     rng = np.random.default_rng(SEED + 14)
-    out, undo = _unwritable(tmp_path, "out.h5")
+    out, undo = unwritable(tmp_path, "out.h5")
     try:
         with pytest.raises(OutputError) as err:
             if what == "cube":

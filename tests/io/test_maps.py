@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -29,18 +28,6 @@ def _map(rng, H=9, W=7, classes=CLASSES) -> MineralMap:
                       meta=ScanMeta(hole_id="DDH042", tray_id="T07", depth_from_m=101.25, depth_to_m=104.5))
 
 
-def _unwritable(tmp_path, name):
-    """(output path that cannot be written, undo): inside a read-only folder (chmod 555 when not root; as root,
-    where permission bits do not bind, chattr +i if the file system allows it), else inside a missing folder."""
-    ro = tmp_path / "readonly"
-    ro.mkdir()
-    if os.geteuid() != 0:
-        os.chmod(ro, 0o555)
-        return ro / name, lambda: os.chmod(ro, 0o755)
-    if shutil.which("chattr") and subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode == 0:
-        return ro / name, lambda: subprocess.run(["chattr", "-i", str(ro)], capture_output=True)
-    ro.rmdir()
-    return tmp_path / "no_such_folder" / name, lambda: None
 
 
 # --------------------------------------------------------------------------- ENVI Classification
@@ -156,8 +143,8 @@ def test_envi_classification_refuses_existing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.hdr", "m.img"]
 
 
-def test_envi_classification_unwritable(tmp_path):
-    out, undo = _unwritable(tmp_path, "m.hdr")
+def test_envi_classification_unwritable(tmp_path, unwritable):
+    out, undo = unwritable(tmp_path, "m.hdr")
     try:
         with pytest.raises(OutputError):
             write_envi_classification(_map(np.random.default_rng(SEED)), out)

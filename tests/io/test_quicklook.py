@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -38,18 +37,6 @@ def _swir_cube(rng, H=30, W=20, B=40, mask=True):
     return Cube(data, wl, mask=m if mask else None)
 
 
-def _unwritable(tmp_path, name):
-    """(output path that cannot be written, undo): inside a read-only folder (chmod 555 when not root; as root,
-    where permission bits do not bind, chattr +i if the file system allows it), else inside a missing folder."""
-    ro = tmp_path / "readonly"
-    ro.mkdir()
-    if os.geteuid() != 0:
-        os.chmod(ro, 0o555)
-        return ro / name, lambda: os.chmod(ro, 0o755)
-    if shutil.which("chattr") and subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode == 0:
-        return ro / name, lambda: subprocess.run(["chattr", "-i", str(ro)], capture_output=True)
-    ro.rmdir()
-    return tmp_path / "no_such_folder" / name, lambda: None
 
 
 class _SyntheticCube(LazyCubeArray):
@@ -156,7 +143,7 @@ def test_quicklook_bounded_memory_on_cube_bigger_than_block_budget(tmp_path):
     assert peak < cube.nbytes / 4, f"peak {peak / 1e6:.1f} MB for a {cube.nbytes / 1e6:.1f} MB cube"
 
 
-def test_quicklook_refuses_existing_and_unwritable(tmp_path):
+def test_quicklook_refuses_existing_and_unwritable(tmp_path, unwritable):
     rng = np.random.default_rng(SEED + 3)
     cube = _swir_cube(rng)
     out = tmp_path / "q.png"
@@ -166,7 +153,7 @@ def test_quicklook_refuses_existing_and_unwritable(tmp_path):
     assert out.read_bytes() == b"precious"
     save_quicklook(cube, out, overwrite=True)
     assert _png_size(out) == (20, 30)
-    bad, undo = _unwritable(tmp_path, "q.png")
+    bad, undo = unwritable(tmp_path, "q.png")
     try:
         with pytest.raises(OutputError):
             save_quicklook(cube, bad)
@@ -206,7 +193,7 @@ def test_class_fractions():
     assert unclassified == 2 / 8
 
 
-def test_map_png_refuses_existing_and_leaves_nothing_on_failure(tmp_path):
+def test_map_png_refuses_existing_and_leaves_nothing_on_failure(tmp_path, unwritable):
     rng = np.random.default_rng(SEED + 5)
     mm = _map(rng)
     out = tmp_path / "m.png"
@@ -214,7 +201,7 @@ def test_map_png_refuses_existing_and_leaves_nothing_on_failure(tmp_path):
     with pytest.raises(OutputExistsError):
         save_map_png(mm, out)
     assert out.read_bytes() == b"precious"
-    bad, undo = _unwritable(tmp_path, "m.png")
+    bad, undo = unwritable(tmp_path, "m.png")
     try:
         with pytest.raises(OutputError):
             save_map_png(mm, bad)
