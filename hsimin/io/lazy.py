@@ -9,6 +9,24 @@ from __future__ import annotations
 import numpy as np
 
 
+__all__ = ["LazyCubeArray", "expand_key"]
+
+
+def expand_key(key, ndim: int = 3) -> tuple:
+    """A numpy index as a tuple of exactly ``ndim`` entries: a lone key becomes a 1-tuple, ``...`` becomes the
+    full slices it stands for, missing trailing axes become ``slice(None)``. Raises IndexError for too many
+    indices. (``None``/newaxis is not supported: lazy cube views are indexed by readers and viewers, which never
+    add axes.)"""
+    if not isinstance(key, tuple):
+        key = (key,)
+    if any(k is Ellipsis for k in key):
+        i = next(i for i, k in enumerate(key) if k is Ellipsis)
+        key = key[:i] + (slice(None),) * (ndim - (len(key) - 1)) + key[i + 1:]
+    if len(key) > ndim:
+        raise IndexError(f"too many indices for a {ndim}-D cube: {len(key)}")
+    return key + (slice(None),) * (ndim - len(key))
+
+
 class LazyCubeArray:
     """Array-like (H, W, B) float32 view of a cube on disk.
 
@@ -52,13 +70,8 @@ class LazyCubeArray:
         return out if dtype is None else out.astype(dtype, copy=False)
 
     def __getitem__(self, key):
-        if not isinstance(key, tuple):
-            key = (key,)
-        if any(k is Ellipsis for k in key):
-            i = next(i for i, k in enumerate(key) if k is Ellipsis)
-            fill = (slice(None),) * (3 - (len(key) - 1))
-            key = key[:i] + fill + key[i + 1:]
-        first, rest = (key[0] if key else slice(None)), key[1:]
+        first, *rest = expand_key(key)
+        rest = tuple(rest)
         H = self._shape[0]
         if isinstance(first, (int, np.integer)):
             r = int(first) + H if first < 0 else int(first)

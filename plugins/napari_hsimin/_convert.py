@@ -23,6 +23,7 @@ import numpy as np
 
 from hsimin.core import UNCLASSIFIED, Cube, InputError, MineralMap, ScanMeta
 from hsimin.core.plain import to_plain
+from hsimin.io.lazy import expand_key
 
 CUBE_KIND = "cube"
 MAP_KIND = "mineral_map"
@@ -83,16 +84,6 @@ class BandFirstCube:
             out[:, a:b] = np.moveaxis(np.asarray(self.band_last[a:b], np.float32), -1, 0)
         return out if dtype is None else out.astype(dtype, copy=False)
 
-    def _key(self, key) -> tuple:
-        if not isinstance(key, tuple):
-            key = (key,)
-        if any(k is Ellipsis for k in key):
-            i = next(i for i, k in enumerate(key) if k is Ellipsis)
-            key = key[:i] + (slice(None),) * (3 - (len(key) - 1)) + key[i + 1:]
-        if len(key) > 3:
-            raise IndexError(f"too many indices for a 3-D cube: {len(key)}")
-        return key + (slice(None),) * (3 - len(key))
-
     def _plane(self, band: int) -> np.ndarray:
         plane = self._planes.pop(band, None)
         if plane is None:
@@ -107,7 +98,7 @@ class BandFirstCube:
         return plane
 
     def __getitem__(self, key):
-        kb, kr, kc = self._key(key)
+        kb, kr, kc = expand_key(key)
         B, H, W = self.shape
         if isinstance(kb, (int, np.integer)):
             band = int(kb) + B if kb < 0 else int(kb)
