@@ -49,6 +49,13 @@ def test_manifest_contributions_resolve():
         module, attr = cmd.python_name.split(":")
         mod = __import__(module, fromlist=[attr])
         assert callable(getattr(mod, attr)), cmd.python_name
+    # a widget is named in four places (docs/howto_add_napari_widget.md): they must agree
+    import napari_hsimin
+    import napari_hsimin._widgets as widgets
+    by_id = {cmd.id: cmd.python_name for cmd in c.commands}
+    manifest_widgets = {by_id[w.command].split(":")[1] for w in c.widgets}
+    assert manifest_widgets == set(widgets.__all__) == napari_hsimin._WIDGETS
+    assert set(widgets.__all__) <= set(napari_hsimin.__all__)
 
 
 def test_import_is_headless_and_light():
