@@ -15,6 +15,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..core.units import check_wavelengths
+from .lastaxis import spectra_and_wavelengths
 
 __all__ = ["AIRBORNE_WATER_WINDOWS_NM", "WATER_WINDOWS_NM", "band_window", "bad_band_keep", "drop_bad_bands",
            "remove_bands", "remove_water_bands", "take_bands", "water_band_mask", "window_keep", "windows_mask",
@@ -46,14 +47,6 @@ def check_windows(windows, what: str = "windows") -> tuple[tuple[float, float], 
             raise InputError(f"{what}: window ({lo:g}, {hi:g}) must have finite lo_nm < hi_nm")
         out.append((lo, hi))
     return tuple(out)
-
-
-def _as_spectra(spectra, wavelengths) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(spectra)
-    if X.ndim == 0:
-        raise InputError("spectra must have a band axis (the last axis); got a scalar")
-    wl = check_wavelengths(wavelengths, X.shape[-1], "wavelengths")
-    return X, wl
 
 
 def window_keep(wavelengths, lo_nm: float, hi_nm: float) -> slice:
@@ -109,7 +102,7 @@ def bad_band_keep(bad_bands, n_bands: int) -> np.ndarray:
 
 def take_bands(spectra, wavelengths, keep) -> tuple[np.ndarray, np.ndarray]:
     """Spectra and wavelengths of the bands ``keep`` (a slice gives a view, indices a copy)."""
-    X, wl = _as_spectra(spectra, wavelengths)
+    X, wl = spectra_and_wavelengths(spectra, wavelengths)
     if not isinstance(keep, slice):
         keep = np.asarray(keep)
         if keep.dtype == bool:
@@ -132,7 +125,7 @@ def band_window(spectra, wavelengths, lo_nm: float, hi_nm: float) -> tuple[np.nd
     -------
     (spectra (..., B') — a view, not a copy; wavelengths (B',) nm)
     """
-    X, wl = _as_spectra(spectra, wavelengths)
+    X, wl = spectra_and_wavelengths(spectra, wavelengths)
     return take_bands(X, wl, window_keep(wl, lo_nm, hi_nm))
 
 
@@ -148,7 +141,7 @@ def drop_bad_bands(spectra, wavelengths, bad_bands) -> tuple[np.ndarray, np.ndar
     -------
     (spectra (..., B'), wavelengths (B',) nm)
     """
-    X, wl = _as_spectra(spectra, wavelengths)
+    X, wl = spectra_and_wavelengths(spectra, wavelengths)
     return take_bands(X, wl, bad_band_keep(bad_bands, wl.size))
 
 
@@ -157,7 +150,7 @@ def remove_bands(spectra, wavelengths, windows: Sequence[tuple[float, float]]) -
 
     Returns (spectra (..., B'), wavelengths (B',) nm).
     """
-    X, wl = _as_spectra(spectra, wavelengths)
+    X, wl = spectra_and_wavelengths(spectra, wavelengths)
     return take_bands(X, wl, np.flatnonzero(~windows_mask(wl, windows)))
 
 

@@ -38,6 +38,7 @@ import numpy as np
 from .._numba import jit, parallel_rows
 from ..core.errors import InputError
 from ..core.units import check_wavelengths
+from .lastaxis import as_rows, output_rows
 
 __all__ = ["CONTINUUM_MODES", "continuum", "remove_continuum"]
 
@@ -217,33 +218,15 @@ def _window_bands(wl: np.ndarray, window) -> tuple[int, int]:
 
 
 def _run(spectra, wavelengths, what: int, out, window) -> np.ndarray:
-    X = np.asarray(spectra)
-    if X.ndim == 0:
-        raise InputError("spectra must have a band axis (the last axis); got a scalar")
-    if X.dtype.kind not in "fiub":
-        raise InputError(f"spectra must be numeric, got dtype {X.dtype}")
+    X, X2 = as_rows(spectra)
     B = X.shape[-1]
     wl = check_wavelengths(wavelengths, B, "wavelengths")
     j0, j1 = _window_bands(wl, window)
-    if X.dtype != np.float32 and X.dtype != np.float64:
-        X = X.astype(np.float64)
-    X2 = np.ascontiguousarray(X.reshape(-1, B))
-
-    if out is None:
-        result = np.empty(X.shape, dtype=X.dtype)
-    else:
-        if not isinstance(out, np.ndarray) or out.shape != X.shape or out.dtype.kind != "f":
-            raise InputError(f"out must be a float ndarray of the spectra's shape {X.shape}, got "
-                             f"{getattr(out, 'shape', type(out).__name__)} {getattr(out, 'dtype', '')}")
-        result = out
-    # Write straight into the result when it is C-contiguous (any float dtype); otherwise through a buffer.
-    direct = result.flags.c_contiguous and result.dtype in (np.float32, np.float64)
-    O2 = result.reshape(-1, B) if direct else np.empty(X2.shape, dtype=np.float64)
+    o = output_rows(X, out)
+    O2 = o.rows
     if X2.shape[0] and B:
         parallel_rows(X2.shape[0], lambda r0, r1: _hull_rows(X2[r0:r1], wl, j0, j1, what, O2[r0:r1]))
-    if not direct:
-        result[...] = O2.reshape(X.shape)
-    return result
+    return o.finish()
 
 
 def remove_continuum(spectra, wavelengths, mode: str = "quotient", out: np.ndarray | None = None, *,

@@ -29,9 +29,9 @@ import numpy as np
 from ..core.blocks import iter_blocks
 from ..core.errors import InputError
 from ..core.types import Cube
-from ..core.units import check_wavelengths
 from .continuum import remove_continuum
 from .savgol import smooth_savgol
+from .lastaxis import spectra_and_wavelengths
 
 __all__ = ["BACKGROUND_CODES", "CONTRAST_SMOOTHING_NM", "DEFAULT_THRESHOLDS", "classify_background",
            "mask_background", "mask_cube", "spectral_contrast"]
@@ -70,10 +70,7 @@ def spectral_contrast(spectra, wavelengths, *, smooth: bool = True) -> np.ndarra
     -------
     (...) float64, a fraction (0 = flat or convex); NaN for a spectrum without finite bands.
     """
-    X = np.asarray(spectra)
-    if X.ndim == 0:
-        raise InputError("spectra must have a band axis (the last axis); got a scalar")
-    wl = check_wavelengths(wavelengths, X.shape[-1], "wavelengths")
+    X, wl = spectra_and_wavelengths(spectra, wavelengths)
     w = _smoothing_window(wl) if smooth else 1
     if w > 1:
         X = smooth_savgol(X, w, 0, nan_policy="interpolate")
@@ -104,10 +101,7 @@ def classify_background(spectra, wavelengths, *, min_albedo: float = DEFAULT_THR
     -------
     (...) uint8 codes, the leading shape of ``spectra``.
     """
-    X = np.asarray(spectra)
-    if X.ndim == 0:
-        raise InputError("spectra must have a band axis (the last axis); got a scalar")
-    wl = check_wavelengths(wavelengths, X.shape[-1], "wavelengths")
+    X, wl = spectra_and_wavelengths(spectra, wavelengths)
     for name, v in (("min_albedo", min_albedo), ("min_contrast", min_contrast)):
         if not (np.isfinite(v) and v >= 0):
             raise InputError(f"{name} must be a finite number >= 0, got {v}")

@@ -18,6 +18,7 @@ import numpy as np
 from .._numba import jit, parallel_rows
 from ..core.errors import InputError
 from ..core.units import check_wavelengths
+from .lastaxis import as_rows
 
 __all__ = ["NORMALISE_METHODS", "brightness", "normalise_brightness"]
 
@@ -89,17 +90,11 @@ def _norm_rows(X, x, method, divide, out):  # pragma: no cover - compiled
 def _prepare(spectra, method: str, wavelengths):
     if method not in NORMALISE_METHODS:
         raise InputError(f"method must be one of {', '.join(NORMALISE_METHODS)}, got {method!r}")
-    X = np.asarray(spectra)
-    if X.ndim == 0:
-        raise InputError("spectra must have a band axis (the last axis); got a scalar")
-    if X.dtype.kind not in "fiub":
-        raise InputError(f"spectra must be numeric, got dtype {X.dtype}")
+    X, rows = as_rows(spectra)
     B = X.shape[-1]
     x = (np.arange(B, dtype=np.float64) if wavelengths is None
          else check_wavelengths(wavelengths, B, "wavelengths"))
-    if X.dtype != np.float32 and X.dtype != np.float64:
-        X = X.astype(np.float64)
-    return X, np.ascontiguousarray(X.reshape(-1, B)), x
+    return X, rows, x
 
 
 def brightness(spectra, method: str = "max", wavelengths=None) -> np.ndarray:

@@ -43,6 +43,7 @@ import numpy as np
 from .._numba import jit, parallel_rows
 from ..core.errors import InputError
 from ..core.units import check_wavelengths
+from .lastaxis import as_rows, output_rows
 
 __all__ = ["NAN_POLICIES", "SAVGOL_MODES", "SavgolOperator", "savgol_operator", "smooth_savgol"]
 
@@ -367,11 +368,7 @@ def smooth_savgol(spectra, window_length: int, polyorder: int, deriv: int = 0, d
     (..., B) array in the spectra's units (per band**deriv, or per nm**deriv with ``wavelengths``), float32 if
     ``spectra`` is float32, else float64.
     """
-    X = np.asarray(spectra)
-    if X.ndim == 0:
-        raise InputError("spectra must have a band axis (the last axis); got a scalar")
-    if X.dtype.kind not in "fiub":
-        raise InputError(f"spectra must be numeric, got dtype {X.dtype}")
+    X, X2 = as_rows(spectra)
     B = X.shape[-1]
     if wavelengths is not None and delta is not None:
         raise InputError("give delta or wavelengths, not both")
@@ -382,18 +379,8 @@ def smooth_savgol(spectra, window_length: int, polyorder: int, deriv: int = 0, d
     if B < op.min_bands:
         raise InputError(f"spectra have {B} bands; window_length {window_length} with mode {mode!r} needs at "
                          f"least {op.min_bands}: use a shorter window")
-    if X.dtype != np.float32 and X.dtype != np.float64:
-        X = X.astype(np.float64)
-    X2 = np.ascontiguousarray(X.reshape(-1, B))
-    if out is None:
-        result = np.empty(X.shape, dtype=X.dtype)
-    else:
-        if not isinstance(out, np.ndarray) or out.shape != X.shape or out.dtype.kind != "f":
-            raise InputError(f"out must be a float ndarray of the spectra's shape {X.shape}, got "
-                             f"{getattr(out, 'shape', type(out).__name__)} {getattr(out, 'dtype', '')}")
-        result = out
-    direct = result.flags.c_contiguous and result.dtype in (np.float32, np.float64)
-    O2 = result.reshape(-1, B) if direct else np.empty(X2.shape, dtype=np.float64)
+    o = output_rows(X, out)
+    O2 = o.rows
     policy = NAN_POLICIES[nan_policy]
     if X2.dtype == np.float64 and policy == 0 and not np.may_share_memory(X2, O2):
         # No conversion, no NaN bookkeeping and no aliasing: read the input directly (saves a copy per row).
@@ -402,6 +389,4 @@ def smooth_savgol(spectra, window_length: int, polyorder: int, deriv: int = 0, d
     else:
         parallel_rows(X2.shape[0], lambda r0, r1: _savgol_rows(X2[r0:r1], op.kernel, op.offset, op.left, op.right,
                                                                policy, O2[r0:r1]))
-    if not direct:
-        result[...] = O2.reshape(X.shape)
-    return result
+    return o.finish()
