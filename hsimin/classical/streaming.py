@@ -17,6 +17,7 @@ from ..core.blocks import check_output_memory, iter_blocks
 from ..core.errors import InputError, LibraryError, WavelengthError
 from ..core.types import Cube, SpectralLibrary
 from ..preprocess import resample_library
+from ..preprocess.bands import bad_band_keep, windows_mask
 from .defaults import DEFAULT_FIT_RANGE_NM
 from .features import DEFAULT_WINDOWS, FeatureWindow, _as_windows, extract_features, windows_to_spec
 
@@ -28,15 +29,10 @@ ProgressFn = Callable[[int, int], Any]
 def select_bands(cube: Cube, fit_range: Sequence[float] | None = DEFAULT_FIT_RANGE_NM) -> np.ndarray:
     """Indices of the cube's bands inside ``fit_range`` (nm, inclusive; None: all) that are not bad bands."""
     wl = cube.wavelengths
-    keep = np.ones(wl.size, bool)
-    if fit_range is not None:
-        lo, hi = (float(v) for v in fit_range)
-        if not lo < hi:
-            raise InputError(f"fit range {lo:g}-{hi:g} nm: want lo < hi")
-        keep &= (wl >= lo) & (wl <= hi)
-    if cube.bad_bands is not None:
-        keep &= ~cube.bad_bands
-    idx = np.flatnonzero(keep)
+    inside = np.ones(wl.size, bool) if fit_range is None else windows_mask(wl, [fit_range])
+    good = np.zeros(wl.size, bool)
+    good[bad_band_keep(np.zeros(wl.size, bool) if cube.bad_bands is None else cube.bad_bands, wl.size)] = True
+    idx = np.flatnonzero(inside & good)
     if idx.size < 3:
         where = "" if fit_range is None else f" in {fit_range[0]:g}-{fit_range[1]:g} nm"
         raise WavelengthError(f"the cube ({wl.min():g}-{wl.max():g} nm) has only {idx.size} good bands{where}; "
