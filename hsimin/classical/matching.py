@@ -217,7 +217,13 @@ class _LibraryMatcher(ClassifierMixin, BaseEstimator):
         return None
 
     def _aspectral(self, X: np.ndarray, P: np.ndarray) -> np.ndarray | None:
-        return None
+        """(n,) True for spectra whose deepest continuum-removed absorption is shallower than
+        ``min_feature_depth`` (no diagnostic feature: 'aspectral'); None when the estimator has no such test."""
+        depth = getattr(self, "min_feature_depth", None)
+        if depth is None:
+            return None
+        D = depth_spectra(X, self.wavelengths_, continuum=True)
+        return D.max(axis=1) < float(depth)
 
     # ---- prediction
     def _validate(self, X) -> np.ndarray:
@@ -375,12 +381,6 @@ class SpectralAngleMapper(_LibraryMatcher):
     def _threshold(self):
         return None if self.max_angle is None else float(self.max_angle)
 
-    def _aspectral(self, X, P):
-        if self.min_feature_depth is None:
-            return None
-        D = depth_spectra(X, self.wavelengths_, continuum=True)
-        return D.max(axis=1) < float(self.min_feature_depth)
-
     def predict(self, X) -> np.ndarray:
         """(n,) class of every spectrum (the smallest angle); ``unknown_label`` above ``max_angle``."""
         if self.min_feature_depth is not None:
@@ -461,17 +461,8 @@ class SpectralInformationDivergence(_LibraryMatcher):
         np.maximum(D, 0.0, out=D)
         return D
 
-    def _similarity(self, d):
-        return np.exp(-d)
-
     def _threshold(self):
         return None if self.max_divergence is None else float(self.max_divergence)
-
-    def _aspectral(self, X, P):
-        if self.min_feature_depth is None:
-            return None
-        D = depth_spectra(X, self.wavelengths_, continuum=True)
-        return D.max(axis=1) < float(self.min_feature_depth)
 
 
 # --------------------------------------------------------------------------- feature matching
