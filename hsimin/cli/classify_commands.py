@@ -15,42 +15,18 @@ nothing is written. A progress bar is shown on stderr only when stderr is a term
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from ..core.errors import InputError
+from .args import number_in, positive_int
 
 EXIT_OK = 0
 
 HELP = "classify a cube into a mineral map with a deep model (default: the shipped SWIR model)"
 
 
-def _fraction(option: str, what: str):
-    """An argparse type for ``option``: a number in [0, 1] (NaN refused), named in its error."""
-    def parse(text: str) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            v = float("nan")
-        if not 0.0 <= v <= 1.0:
-            raise argparse.ArgumentTypeError(f"{option} wants {what} between 0 and 1, got {text!r}")
-        return v
-    parse.__name__ = option.lstrip("-").replace("-", "_")
-    return parse
-
-
-_probability = _fraction("--threshold", "a probability")
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"want a positive integer, got {text!r}")
-    return v
+_probability = number_in("--threshold", "a probability", 0.0, 1.0)
 
 
 def register(subparsers) -> None:
@@ -68,15 +44,15 @@ def register(subparsers) -> None:
                    help="'default' (the shipped SWIR model; the default) or a checkpoint written by hsimin train")
     p.add_argument("--threshold", type=_probability, default=None, metavar="P",
                    help="label pixels whose top class probability is below P as unclassified ('unknown')")
-    p.add_argument("--batch-size", type=_positive, default=None, metavar="N",
+    p.add_argument("--batch-size", type=positive_int("--batch-size"), default=None, metavar="N",
                    help="pixels per forward pass (default: 16384 for pixel models, a 64 MiB budget of patches)")
     p.add_argument("--device", default="cpu", metavar="DEV", help="cpu (default), cuda, cuda:N or auto (CUDA when present)")
-    p.add_argument("--tile", type=_positive, default=None, metavar="PX",
+    p.add_argument("--tile", type=positive_int("--tile"), default=None, metavar="PX",
                    help="dense models: output tile side in pixels (default 128)")
     p.add_argument("--mask-background", action="store_true",
                    help="leave dark, flat and saturated pixels (tray, background) unclassified "
                         "(hsimin.preprocess.mask_cube)")
-    p.add_argument("--min-albedo", type=_fraction("--min-albedo", "a mean reflectance"), default=None, metavar="R",
+    p.add_argument("--min-albedo", type=number_in("--min-albedo", "a mean reflectance", 0.0, 1.0), default=None, metavar="R",
                    help="with --mask-background: mean reflectance below R is background (default 0.03; black "
                         "plastic trays need about 0.15)")
     p.add_argument("--no-artefact-screen", dest="artefact_screen", action="store_false",

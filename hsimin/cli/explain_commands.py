@@ -8,41 +8,19 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from .args import number_in, numbers, positive_int
 
 EXPLAIN_HELP = "why a model calls a pixel what it calls it: attributions over wavelength (Captum)"
 
 
+_pixel_numbers = numbers("--pixel", "ROW,COL (two integers >= 0)", 2, integers=True)
+
+
 def _pixel(text: str) -> tuple[int, int]:
-    parts = [p for p in text.replace(" ", ",").split(",") if p]
-    try:
-        r, c = (int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--pixel wants ROW,COL (two integers), got {text!r}") from None
+    r, c = _pixel_numbers(text)
     if r < 0 or c < 0:
-        raise argparse.ArgumentTypeError(f"--pixel wants ROW,COL >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"--pixel wants ROW,COL (two integers >= 0); got {text!r}")
     return r, c
-
-
-def _positive(option: str):
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            v = 0
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{option} wants a positive integer, got {text!r}")
-        return v
-    return parse
-
-
-def _positive_nm(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        v = float("nan")
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"--window-nm wants a positive width in nm, got {text!r}")
-    return v
 
 
 def register(subparsers) -> None:
@@ -69,8 +47,8 @@ def register(subparsers) -> None:
                    help="attribute the class logit or its softmax probability")
     p.add_argument("--baseline", choices=("hull", "zeros"), default="hull",
                    help="ig/occlusion baseline: the spectrum's continuum (features removed) or zeros")
-    p.add_argument("--window-nm", type=_positive_nm, default=40.0, help="occlusion window width (nm)")
-    p.add_argument("--steps", type=_positive("--steps"), default=64, help="integrated-gradients steps")
+    p.add_argument("--window-nm", type=number_in("--window-nm", "a width in nm", 0.0, lo_open=True), default=40.0, help="occlusion window width (nm)")
+    p.add_argument("--steps", type=positive_int("--steps"), default=64, help="integrated-gradients steps")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("-o", "--output", required=True, metavar="OUT.png",
                    help="output figure; OUT.json is written next to it")

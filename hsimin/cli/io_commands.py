@@ -6,29 +6,19 @@ as :class:`~hsimin.core.errors.HsiminError`; :func:`hsimin.cli.main` prints them
 """
 from __future__ import annotations
 
-import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
 from ..core.errors import InputError
 from ..core.plain import to_plain
+from .args import numbers
 
 EXIT_OK = 0
 
 
-def _rgb(text: str) -> tuple[float, float, float]:
-    """``--rgb 2200,2100,1900`` -> three wavelengths in nm."""
-    parts = [p for p in text.replace(" ", ",").split(",") if p]
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError:
-        values = ()
-    if len(values) != 3 or not all(math.isfinite(v) and v > 0 for v in values):
-        raise argparse.ArgumentTypeError(f"--rgb wants three wavelengths in nm, like 2200,2100,1900; got {text!r}")
-    return values
+_rgb = numbers("--rgb", "three wavelengths in nm, like 2200,2100,1900", 3, positive=True)
 
 
 def register(subparsers) -> None:

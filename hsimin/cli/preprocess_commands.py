@@ -10,6 +10,7 @@ import argparse
 import sys
 import textwrap
 from pathlib import Path
+from .args import number_in
 
 FEATURES_HELP = "absorption-feature scalars (minimum wavelength, depth, width, asymmetry) of every pixel"
 IDENTIFY_HELP = "identify the mineral of every pixel against a spectral library"
@@ -20,15 +21,7 @@ WINDOWS_HELP = (
     "for the windows listed above")
 
 
-def _depth(text: str) -> float:
-    """``--min-depth``: a depth below the continuum, 0 <= D < 1."""
-    try:
-        v = float(text)
-    except ValueError:
-        v = float("nan")
-    if not 0.0 <= v < 1.0:
-        raise argparse.ArgumentTypeError(f"--min-depth wants a depth below the continuum, 0 <= D < 1, got {text!r}")
-    return v
+_depth = number_in("--min-depth", "a depth below the continuum", 0.0, 1.0, hi_open=True)
 
 
 def register(subparsers) -> None:

@@ -7,25 +7,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from .args import numbers
 
 PROSPECT_HELP = "mineral prospectivity from geochemical grids and faults (SSGSNet and baselines)"
 MODELS = ("ssgsnet", "resnet", "vit", "dualbranch", "random_forest")
 
 
-def _csv_floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"want comma-separated numbers, got {text!r}") from None
+_csv_floats = numbers("--fault-rings", "comma-separated positive distances in the layers' CRS units (e.g. 500,1000)",
+                      positive=True)
+_three_thresholds = numbers("--thresholds", "three thresholds A,B,C (e.g. 0.95,0.90,0.85) or 'histogram'", 3)
 
 
 def _thresholds(text: str):
     if text.strip().lower() == "histogram":
         return "histogram"
-    t = _csv_floats(text)
-    if len(t) != 3:
-        raise argparse.ArgumentTypeError(f"want three thresholds A,B,C (e.g. 0.95,0.90,0.85) or 'histogram', got {text!r}")
-    return t
+    return _three_thresholds(text)
 
 
 def _names(text: str) -> tuple[str, ...]:
