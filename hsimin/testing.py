@@ -29,9 +29,10 @@ import numpy as np
 from .core.errors import InputError
 from .core.types import Cube, ScanMeta
 from .core.units import check_wavelengths
+from .io.lazy import LazyCubeArray
 
-__all__ = ["DEFAULT_CLASSES", "TRAY_BACKGROUND_FEATURES", "SyntheticSpectra", "SyntheticTray", "make_spectra",
-           "make_tray", "swir_wavelengths"]
+__all__ = ["DEFAULT_CLASSES", "TRAY_BACKGROUND_FEATURES", "SyntheticSpectra", "SyntheticTray", "SeededLazyCube",
+           "make_spectra", "make_tray", "swir_wavelengths"]
 
 Feature = tuple[float, float, float]
 
@@ -228,3 +229,23 @@ def make_tray(shape: tuple[int, int] = (96, 32), wavelengths=None, seed: int = 0
     meta = ScanMeta(tray_id=tray_id or f"synthetic-{seed}", sensor="synthetic", source="hsimin.testing.make_tray")
     cube = Cube(data.astype(np.float32), wl, fwhm=None, mask=labels >= 0, meta=meta)
     return SyntheticTray(cube, labels, tuple(classes))
+
+
+class SeededLazyCube(LazyCubeArray):
+    """A lazy (H, W, B) cube of uniform random values, generated line by line from ``(seed, line)`` and never
+    stored, so a test can stream a cube far larger than it could hold and check what was read:
+    :attr:`max_lines` is the largest number of lines asked for in one read (a writer that streams in blocks
+    keeps it at its block size). Line ``r`` is always the same values, whatever the reads around it."""
+
+    def __init__(self, shape: tuple[int, int, int], seed: int = 0):
+        super().__init__(shape)
+        self.seed = int(seed)
+        self.max_lines = 0
+
+    def _read_lines(self, r0: int, r1: int) -> np.ndarray:
+        self.max_lines = max(self.max_lines, r1 - r0)
+        _, W, B = self.shape
+        out = np.empty((r1 - r0, W, B), np.float32)
+        for i, r in enumerate(range(r0, r1)):
+            out[i] = np.random.default_rng([self.seed, r]).random((W, B), dtype=np.float32)
+        return out

@@ -13,10 +13,10 @@ import pytest
 from hsimin.core import (Cube, FormatError, HeaderError, InputError, MineralMap, OutputError, OutputExistsError,
                          ScanMeta)
 from hsimin.io import registry
+from hsimin.testing import SeededLazyCube
 from hsimin.io.hdf5 import (SCHEMA_VERSION, HDF5CubeArray, list_maps_hdf5, open_hdf5, read_arrays_hdf5,
                             read_map_hdf5, sniff_hdf5, write_arrays_hdf5, write_cube_hdf5, write_hdf5,
                             write_map_hdf5)
-from hsimin.io.lazy import LazyCubeArray
 
 SEED = 20260102
 
@@ -129,25 +129,8 @@ def test_lazy_reads_by_line_slices_equal_full_read(tmp_path):
         np.testing.assert_array_equal(back.data[key], ref[key], err_msg=str(key))
 
 
-class _CountingCube(LazyCubeArray):
-    """Synthetic lazy cube that records the largest number of lines asked for in one read."""
-
-    def __init__(self, shape, seed):
-        super().__init__(shape)
-        self.seed = seed
-        self.max_lines = 0
-
-    def _read_lines(self, r0, r1):
-        self.max_lines = max(self.max_lines, r1 - r0)
-        H, W, B = self.shape
-        out = np.empty((r1 - r0, W, B), np.float32)
-        for i, r in enumerate(range(r0, r1)):
-            out[i] = np.random.default_rng([self.seed, r]).random((W, B), dtype=np.float32)
-        return out
-
-
 def test_writer_streams_blocks_never_the_whole_cube(tmp_path):
-    src = _CountingCube((60, 10, 8), seed=SEED)
+    src = SeededLazyCube((60, 10, 8), seed=SEED)
     cube = Cube(src, np.linspace(1000, 2400, 8))
     line_bytes = 10 * 8 * 4
     path = write_cube_hdf5(cube, tmp_path / "s.h5", chunk_lines=4, max_bytes=9 * line_bytes)
@@ -180,7 +163,7 @@ def test_newer_schema_refused(tmp_path):
 
 
 def test_failed_cube_write_leaves_nothing(tmp_path):
-    class Broken(_CountingCube):
+    class Broken(SeededLazyCube):
         def _read_lines(self, r0, r1):
             if r0 >= 20:
                 raise FormatError("disk on fire", path="src.img")

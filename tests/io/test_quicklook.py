@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from hsimin.core import Cube, InputError, MineralMap, OutputError, OutputExistsError
+from hsimin.testing import SeededLazyCube
 from hsimin.io.colors import class_colors
-from hsimin.io.lazy import LazyCubeArray
 from hsimin.io.quicklook import (choose_rgb_bands, class_fractions, map_rgb, quicklook_rgb, save_map_png,
                                  save_quicklook)
 
@@ -35,25 +35,6 @@ def _swir_cube(rng, H=30, W=20, B=40, mask=True):
     if mask:
         m[:, :3] = False
     return Cube(data, wl, mask=m if mask else None)
-
-
-
-
-class _SyntheticCube(LazyCubeArray):
-    """A seeded cube generated line by line (never stored), recording the most lines read at once."""
-
-    def __init__(self, shape, seed=SEED):
-        super().__init__(shape)
-        self.seed = seed
-        self.max_lines = 0
-
-    def _read_lines(self, r0, r1):
-        self.max_lines = max(self.max_lines, r1 - r0)
-        H, W, B = self.shape
-        out = np.empty((r1 - r0, W, B), np.float32)
-        for i, r in enumerate(range(r0, r1)):
-            out[i] = np.random.default_rng([self.seed, r]).random((W, B), dtype=np.float32)
-        return out
 
 
 # --------------------------------------------------------------------------- band choice
@@ -129,7 +110,7 @@ def test_quicklook_decimates_to_max_pixels(tmp_path):
 
 def test_quicklook_bounded_memory_on_cube_bigger_than_block_budget(tmp_path):
     H, W, B = 600, 160, 64  # 24.6 MB as float32, never held: generated per read
-    src = _SyntheticCube((H, W, B))
+    src = SeededLazyCube((H, W, B), SEED)
     cube = Cube(src, np.linspace(1000.0, 2500.0, B))
     budget = 1 * 2**20  # 1 MiB blocks: 25 lines
     tracemalloc.start()
