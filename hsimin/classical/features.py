@@ -38,6 +38,7 @@ from typing import Mapping, Sequence
 
 import numba
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..core.errors import InputError
 from ..core.units import check_wavelengths
@@ -131,7 +132,7 @@ def parse_windows(spec: str) -> tuple[FeatureWindow, ...]:
     return tuple(out)
 
 
-def check_windows_cover(windows: Sequence[FeatureWindow], wavelengths, *, min_bands: int = 1,
+def check_windows_cover(windows: Sequence[FeatureWindow], wavelengths: ArrayLike, *, min_bands: int = 1,
                         where: str | None = None) -> None:
     """Refuse (:class:`InputError`, naming ``where``) windows that lie outside the bands: fewer than ``min_bands``
     (default 1) of ``wavelengths`` (nm) inside a window's search range. Such a window would give NaN for every pixel
@@ -321,7 +322,7 @@ def _features_rows(X, wl, win, dxa, dxb, min_depth, half_nm, out):  # pragma: no
             _feature_row(seg, wl[h0:h1], win[k, 2], win[k, 3], min_depth, half_nm, o)
 
 
-def extract_features(spectra, wavelengths, windows: Sequence[FeatureWindow] | Mapping | str = DEFAULT_WINDOWS,
+def extract_features(spectra: ArrayLike, wavelengths: ArrayLike, windows: Sequence[FeatureWindow] | Mapping | str = DEFAULT_WINDOWS,
                      *, min_depth: float = 0.02, fit_half_width_nm: float = 12.0) -> dict[str, np.ndarray]:
     """Absorption-feature scalars of every spectrum (see the module docstring for the definitions).
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..core.errors import InputError, WavelengthError
 from ..core.types import UNCLASSIFIED, Cube, MineralMap
@@ -140,7 +141,7 @@ def _key(wavelengths, fwhm, bad_bands, opts) -> str:
     return h.hexdigest()
 
 
-def build_interpreter(wavelengths, fwhm=None, bad_bands=None, *, ranges: Sequence[str] = RANGES,
+def build_interpreter(wavelengths: ArrayLike, fwhm: ArrayLike | None=None, bad_bands: ArrayLike | None=None, *, ranges: Sequence[str] = RANGES,
                       minerals: str | Sequence[str] = "core", artefacts: bool = True, library: str = "usgs_splib07",
                       features: bool = True, exclude_samples: Sequence[str] = (), **params) -> Interpreter:
     """The :class:`Interpreter` for a band set (cached per process: the references are prepared once).
@@ -320,7 +321,7 @@ def answers_summary(mm: MineralMap, limit: int = 5) -> str:
 _MATCHERS: dict[str, Any] = {}
 
 
-def library_matcher(method: str, wavelengths, fwhm=None, bad_bands=None, *, minerals: str | Sequence[str] = "core",
+def library_matcher(method: str, wavelengths: ArrayLike, fwhm: ArrayLike | None=None, bad_bands: ArrayLike | None=None, *, minerals: str | Sequence[str] = "core",
                     artefacts: bool = True, library: str = "usgs_splib07", fit_range=None, **params):
     """A whole-spectrum library matcher (``sam``, ``sid``, ``match``, ``mixture``) fitted on the one reference
     library (:func:`hsimin.classical.references.reference_library`) resampled to these bands; cached per band set.

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..core.errors import InputError, WavelengthError
 from ..core.types import UNCLASSIFIED, Cube, MineralMap, SpectralLibrary
@@ -41,7 +42,7 @@ assert tuple(IDENTIFY_METHODS) == IDENTIFY_METHOD_NAMES  # the CLI lists the nam
 
 # --------------------------------------------------------------------------- identification
 
-def make_identifier(method: str, wavelengths=None, **params):
+def make_identifier(method: str, wavelengths: ArrayLike | None=None, **params):
     """A new, unfitted estimator for ``method`` (``sam``, ``sid``, ``match`` or ``mixture``), with its default
     thresholds unless ``params`` overrides them."""
     key = str(method).strip().lower()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..core.blocks import check_output_memory, iter_blocks
 from ..core.errors import InputError, LibraryError, WavelengthError
@@ -114,7 +115,7 @@ def map_features(cube: Cube, windows: Sequence[FeatureWindow] | str = DEFAULT_WI
     return res
 
 
-def prepare_library(library: SpectralLibrary, wavelengths, fwhm=None, *, include_mixtures: bool = False
+def prepare_library(library: SpectralLibrary, wavelengths: ArrayLike, fwhm: ArrayLike | None=None, *, include_mixtures: bool = False
                     ) -> SpectralLibrary:
     """The library on the given bands, ready to fit a matcher.
 

@@ -13,6 +13,7 @@ references so that their broad 1000 nm band is not called a ferric oxide. A VNIR
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..core.types import SpectralLibrary
 from .swir import RangeSpec, SpectralUnmixer
@@ -74,7 +75,7 @@ class VnirInterpreter(SpectralUnmixer):
         return out
 
 
-def ferric_band_position(spectra: np.ndarray, wavelengths) -> np.ndarray:
+def ferric_band_position(spectra: np.ndarray, wavelengths: ArrayLike) -> np.ndarray:
     """(n,) nm: the minimum of the continuum-removed ferric band between 780 and 1000 nm (NaN without one)."""
     from ..preprocess.continuum import remove_continuum
     wl = np.asarray(wavelengths, np.float64)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import WavelengthError
 
@@ -49,7 +50,7 @@ def infer_unit(values: np.ndarray) -> str:
     return "um" if np.nanmax(finite) < 30.0 else "nm"
 
 
-def to_nanometers(values, unit: str | None = None) -> np.ndarray:
+def to_nanometers(values: ArrayLike, unit: str | None = None) -> np.ndarray:
     """Wavelengths in nm (float64), from values in ``unit`` (nm, um/micrometers, mm, cm-1).
 
     The order is kept: cm-1 values that increase give nm that decrease. Use :func:`sort_order`
@@ -89,7 +90,7 @@ def sort_order(wavelengths_nm: np.ndarray) -> np.ndarray | None:
     return order
 
 
-def check_wavelengths(wavelengths, n_bands: int | None = None, what: str = "wavelengths") -> np.ndarray:
+def check_wavelengths(wavelengths: ArrayLike, n_bands: int | None = None, what: str = "wavelengths") -> np.ndarray:
     """Validated wavelengths: 1-D float64 nm, finite, strictly increasing, ``n_bands`` long if given."""
     wl = np.asarray(wavelengths, dtype=np.float64)
     if wl.ndim != 1:

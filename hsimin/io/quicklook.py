@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..core.errors import InputError, OutputError
 from ..core.types import Cube, MineralMap
@@ -34,8 +35,8 @@ QUICKLOOK_BLOCK_BYTES = 64 * 2**20
 """Default block budget of a quicklook (it keeps 3 bands of each block, so small blocks cost no speed)."""
 
 
-def choose_rgb_bands(wavelengths, rgb_nm: Sequence[float] | None = None,
-                     bad_bands=None) -> tuple[np.ndarray, np.ndarray]:
+def choose_rgb_bands(wavelengths: ArrayLike, rgb_nm: Sequence[float] | None = None,
+                     bad_bands: ArrayLike | None=None) -> tuple[np.ndarray, np.ndarray]:
     """Band indices (3,) and their wavelengths (3,) nm for the red, green and blue channels.
 
     ``rgb_nm`` asks for three wavelengths (nearest good band each; :class:`InputError` if one lies outside

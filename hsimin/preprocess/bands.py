@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..core.errors import InputError
 from ..core.units import check_wavelengths
@@ -49,7 +50,7 @@ def check_windows(windows, what: str = "windows") -> tuple[tuple[float, float], 
     return tuple(out)
 
 
-def window_keep(wavelengths, lo_nm: float, hi_nm: float) -> slice:
+def window_keep(wavelengths: ArrayLike, lo_nm: float, hi_nm: float) -> slice:
     """Bands with ``lo_nm <= wavelength <= hi_nm``, as a slice (wavelengths increase, so they are contiguous).
 
     Raises InputError if the window holds no band.
@@ -64,7 +65,7 @@ def window_keep(wavelengths, lo_nm: float, hi_nm: float) -> slice:
     return slice(j0, j1)
 
 
-def windows_mask(wavelengths, windows) -> np.ndarray:
+def windows_mask(wavelengths: ArrayLike, windows) -> np.ndarray:
     """(B,) bool: True where a band lies inside any of ``windows`` (``(lo_nm, hi_nm)`` pairs, inclusive)."""
     wl = check_wavelengths(wavelengths)
     m = np.zeros(wl.size, dtype=bool)
@@ -73,14 +74,14 @@ def windows_mask(wavelengths, windows) -> np.ndarray:
     return m
 
 
-def water_band_mask(wavelengths, windows=WATER_WINDOWS_NM) -> np.ndarray:
+def water_band_mask(wavelengths: ArrayLike, windows=WATER_WINDOWS_NM) -> np.ndarray:
     """(B,) bool: True for bands inside the atmospheric water windows (default :data:`WATER_WINDOWS_NM`:
     1340-1460 and 1790-1960 nm; :data:`AIRBORNE_WATER_WINDOWS_NM` adds 2450-2600 nm). Relevant for field and
     airborne data, not for lab core scanners."""
     return windows_mask(wavelengths, windows)
 
 
-def bad_band_keep(bad_bands, n_bands: int) -> np.ndarray:
+def bad_band_keep(bad_bands: ArrayLike, n_bands: int) -> np.ndarray:
     """Indices of the good bands, from ``bad_bands``: a (B,) bool array (True = bad, as ``Cube.bad_bands``) or a
     sequence of integer band indices (negative counts from the end)."""
     bb = np.asarray(bad_bands)
@@ -100,7 +101,7 @@ def bad_band_keep(bad_bands, n_bands: int) -> np.ndarray:
     return np.flatnonzero(m)
 
 
-def take_bands(spectra, wavelengths, keep) -> tuple[np.ndarray, np.ndarray]:
+def take_bands(spectra: ArrayLike, wavelengths: ArrayLike, keep) -> tuple[np.ndarray, np.ndarray]:
     """Spectra and wavelengths of the bands ``keep`` (a slice gives a view, indices a copy)."""
     X, wl = spectra_and_wavelengths(spectra, wavelengths)
     if not isinstance(keep, slice):
@@ -114,7 +115,7 @@ def take_bands(spectra, wavelengths, keep) -> tuple[np.ndarray, np.ndarray]:
     return X[..., keep], wl[keep]
 
 
-def band_window(spectra, wavelengths, lo_nm: float, hi_nm: float) -> tuple[np.ndarray, np.ndarray]:
+def band_window(spectra: ArrayLike, wavelengths: ArrayLike, lo_nm: float, hi_nm: float) -> tuple[np.ndarray, np.ndarray]:
     """The bands with ``lo_nm <= wavelength <= hi_nm``.
 
     Parameters
@@ -129,7 +130,7 @@ def band_window(spectra, wavelengths, lo_nm: float, hi_nm: float) -> tuple[np.nd
     return take_bands(X, wl, window_keep(wl, lo_nm, hi_nm))
 
 
-def drop_bad_bands(spectra, wavelengths, bad_bands) -> tuple[np.ndarray, np.ndarray]:
+def drop_bad_bands(spectra: ArrayLike, wavelengths: ArrayLike, bad_bands: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """The spectra without their bad bands.
 
     Parameters
@@ -145,7 +146,7 @@ def drop_bad_bands(spectra, wavelengths, bad_bands) -> tuple[np.ndarray, np.ndar
     return take_bands(X, wl, bad_band_keep(bad_bands, wl.size))
 
 
-def remove_bands(spectra, wavelengths, windows: Sequence[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+def remove_bands(spectra: ArrayLike, wavelengths: ArrayLike, windows: Sequence[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
     """The spectra without the bands inside any of ``windows`` (``(lo_nm, hi_nm)`` pairs, inclusive).
 
     Returns (spectra (..., B'), wavelengths (B',) nm).
@@ -154,7 +155,7 @@ def remove_bands(spectra, wavelengths, windows: Sequence[tuple[float, float]]) -
     return take_bands(X, wl, np.flatnonzero(~windows_mask(wl, windows)))
 
 
-def remove_water_bands(spectra, wavelengths, windows=WATER_WINDOWS_NM) -> tuple[np.ndarray, np.ndarray]:
+def remove_water_bands(spectra: ArrayLike, wavelengths: ArrayLike, windows=WATER_WINDOWS_NM) -> tuple[np.ndarray, np.ndarray]:
     """The spectra without the atmospheric water bands (see :func:`water_band_mask`).
 
     Returns (spectra (..., B'), wavelengths (B',) nm).

@@ -34,6 +34,7 @@ remaining bands is evaluated at the remaining bands only. A spectrum with no fin
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._numba import jit, parallel_rows
 from ..core.errors import InputError
@@ -229,7 +230,7 @@ def _run(spectra, wavelengths, what: int, out, window) -> np.ndarray:
     return o.finish()
 
 
-def remove_continuum(spectra, wavelengths, mode: str = "quotient", out: np.ndarray | None = None, *,
+def remove_continuum(spectra: ArrayLike, wavelengths: ArrayLike, mode: str = "quotient", out: np.ndarray | None = None, *,
                      window: tuple[float, float] | None = None) -> np.ndarray:
     """Continuum-removed spectra: each spectrum divided by (or minus) its upper convex hull, on the last axis.
 
@@ -256,7 +257,7 @@ def remove_continuum(spectra, wavelengths, mode: str = "quotient", out: np.ndarr
     return _run(spectra, wavelengths, CONTINUUM_MODES[mode], out, window)
 
 
-def continuum(spectra, wavelengths, out: np.ndarray | None = None, *,
+def continuum(spectra: ArrayLike, wavelengths: ArrayLike, out: np.ndarray | None = None, *,
               window: tuple[float, float] | None = None) -> np.ndarray:
     """The continuum itself: the upper convex hull of each spectrum evaluated at every band, on the last axis.
 

@@ -25,6 +25,7 @@ Codes are checked in the order invalid, saturated, dark, flat; a pixel gets the 
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..core.blocks import iter_blocks
 from ..core.errors import InputError
@@ -56,7 +57,7 @@ def _smoothing_window(wl: np.ndarray) -> int:
     return n if n % 2 else n - 1
 
 
-def spectral_contrast(spectra, wavelengths, *, smooth: bool = True) -> np.ndarray:
+def spectral_contrast(spectra: ArrayLike, wavelengths: ArrayLike, *, smooth: bool = True) -> np.ndarray:
     """Deepest absorption below the upper convex hull, ``1 - min(hull quotient)``, per spectrum.
 
     Parameters
@@ -81,7 +82,7 @@ def spectral_contrast(spectra, wavelengths, *, smooth: bool = True) -> np.ndarra
     return np.where(finite.any(axis=-1), 1.0 - lowest.astype(np.float64), np.nan)
 
 
-def classify_background(spectra, wavelengths, *, min_albedo: float = DEFAULT_THRESHOLDS["min_albedo"],
+def classify_background(spectra: ArrayLike, wavelengths: ArrayLike, *, min_albedo: float = DEFAULT_THRESHOLDS["min_albedo"],
                         min_contrast: float = DEFAULT_THRESHOLDS["min_contrast"],
                         saturation: float = DEFAULT_THRESHOLDS["saturation"],
                         max_invalid_fraction: float = DEFAULT_THRESHOLDS["max_invalid_fraction"]) -> np.ndarray:
@@ -132,7 +133,7 @@ def classify_background(spectra, wavelengths, *, min_albedo: float = DEFAULT_THR
     return codes.reshape(X.shape[:-1])
 
 
-def mask_background(data, wavelengths=None, *, lines: int | None = None, **thresholds) -> np.ndarray:
+def mask_background(data: ArrayLike, wavelengths: ArrayLike | None=None, *, lines: int | None = None, **thresholds) -> np.ndarray:
     """Core mask: True where a pixel is core, False for tray, background, glints and invalid pixels.
 
     Parameters

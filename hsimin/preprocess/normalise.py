@@ -15,6 +15,7 @@ finite (all NaN, all zero, or negative on average) cannot be normalised and is a
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from .._numba import jit, parallel_rows
 from ..core.errors import InputError
 from ..core.units import check_wavelengths
@@ -97,7 +98,7 @@ def _prepare(spectra, method: str, wavelengths):
     return X, rows, x
 
 
-def brightness(spectra, method: str = "max", wavelengths=None) -> np.ndarray:
+def brightness(spectra: ArrayLike, method: str = "max", wavelengths: ArrayLike | None=None) -> np.ndarray:
     """The brightness statistic :func:`normalise_brightness` divides by, per spectrum.
 
     Parameters as for :func:`normalise_brightness`. Returns a (...) float64 array (the leading shape of
@@ -113,7 +114,7 @@ def brightness(spectra, method: str = "max", wavelengths=None) -> np.ndarray:
     return out.reshape(X.shape[:-1])
 
 
-def normalise_brightness(spectra, method: str = "max", wavelengths=None) -> np.ndarray:
+def normalise_brightness(spectra: ArrayLike, method: str = "max", wavelengths: ArrayLike | None=None) -> np.ndarray:
     """Spectra divided by their brightness, on the last axis (see the module docstring for the methods).
 
     Parameters

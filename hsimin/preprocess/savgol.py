@@ -39,6 +39,7 @@ import dataclasses
 import functools
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._numba import jit, parallel_rows
 from ..core.errors import InputError
@@ -341,8 +342,8 @@ def _delta_from_wavelengths(wavelengths, n_bands: int) -> float:
     return step
 
 
-def smooth_savgol(spectra, window_length: int, polyorder: int, deriv: int = 0, delta: float | None = None, *,
-                  wavelengths=None, mode: str = "interp", nan_policy: str = "propagate",
+def smooth_savgol(spectra: ArrayLike, window_length: int, polyorder: int, deriv: int = 0, delta: float | None = None, *,
+                  wavelengths: ArrayLike | None=None, mode: str = "interp", nan_policy: str = "propagate",
                   out: np.ndarray | None = None) -> np.ndarray:
     """Savitzky–Golay smoothing (or derivative) of spectra along the last axis.
 
