@@ -38,7 +38,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from hsimin.io.raster import write_json
+    from hsimin.io.writers import write_json
     from hsimin.prospect.data import load_demo
     from hsimin.prospect.mapping import predict_map
     from hsimin.prospect.models import TrainSettings, create_prospect_model

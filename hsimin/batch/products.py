@@ -41,6 +41,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from .session import Session, output_dir_for
+from ..io.writers import save_figure, write_bytes, write_text
 
 __all__ = ["COMPOSITION_SCALARS", "HoleLog", "TrayData", "compare_with_tsa", "hole_log", "read_tray_data", "write_hole_log_csv",
            "write_mosaic_png", "write_report_html", "write_session_products", "write_strip_log_png"]
@@ -228,26 +229,13 @@ def _feature_order(name: str):
 
 # --------------------------------------------------------------------------------------------- writers
 
-def _atomic_bytes(path: Path, data: bytes) -> Path:
-    from ..io.atomic import atomic_output
-    with atomic_output(path, overwrite=True) as tmp:
-        tmp.write_bytes(data)
-    return path
-
-
 def write_hole_log_csv(log: HoleLog, path) -> Path:
     """Write a :class:`HoleLog` as CSV (atomic)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(log.columns)
     w.writerows(log.rows())
-    return _atomic_bytes(Path(path), buf.getvalue().encode("utf-8"))
-
-
-def _png_bytes_from_figure(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, metadata={"Software": "hsimin"})
-    return buf.getvalue()
+    return write_text(path, buf.getvalue(), overwrite=True)
 
 
 def write_strip_log_png(log: HoleLog, path, *, title: str | None = None) -> Path:
@@ -312,7 +300,7 @@ def write_strip_log_png(log: HoleLog, path, *, title: str | None = None) -> Path
     if title:
         fig.suptitle(title, fontsize=10, y=0.995)
     fig.subplots_adjust(left=0.8 / fig.get_figwidth() + 0.02, right=0.98, top=1 - 1.4 / height, bottom=0.3 / height)
-    return _atomic_bytes(Path(path), _png_bytes_from_figure(fig))
+    return save_figure(fig, path, overwrite=True)
 
 
 def _map_thumb(t: TrayData) -> np.ndarray:
@@ -400,7 +388,7 @@ def write_mosaic_png(trays: Sequence[TrayData], path, *, title: str | None = Non
             d.text((lx + 14, ly + 1), normalise_name(name)[:20], fill=(0, 0, 0))
     buf = io.BytesIO()
     img.save(buf, format="PNG")
-    return _atomic_bytes(Path(path), buf.getvalue())
+    return write_bytes(path, buf.getvalue(), overwrite=True)
 
 
 # --------------------------------------------------------------------------------------------- report
@@ -525,7 +513,7 @@ def write_report_html(out, session: Session, run: dict, holes: dict[str, dict]) 
     parts.append("<p style='color:#777;font-size:0.8em'>Written by hsimin. Abundance = fraction of the registered "
                  "core pixels of an interval; tray artefacts (plastic, wood...), aspectral and unknown pixels are not "
                  "core.</p></body></html>")
-    return _atomic_bytes(out / "report.html", "\n".join(parts).encode("utf-8"))
+    return write_text(out / "report.html", "\n".join(parts), overwrite=True)
 
 
 def write_session_products(out, session: Session, run: dict, *, interval_m: float = 1.0) -> Path:

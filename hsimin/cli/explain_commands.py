@@ -59,7 +59,7 @@ def register(subparsers) -> None:
 def cmd_explain(args) -> int:
     from ..core.errors import OutputError
     from ..io import check_not_input, check_output_path, open_cube, output_group, source_files
-    from ..io.raster import save_figure, write_json
+    from ..io.writers import save_figure, write_json
 
     out_png = Path(args.output)
     if out_png.suffix.lower() != ".png":

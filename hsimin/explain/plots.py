@@ -1,7 +1,7 @@
 """Plots of spectra and attributions over wavelength, with the diagnostic absorption features marked.
 
 numpy + matplotlib only (no torch, no pyplot): figures are ``matplotlib.figure.Figure`` objects that a caller
-saves (``hsimin.io.raster.save_figure``) or embeds (the napari spectrum inspector draws into its own axes with
+saves (``hsimin.io.writers.save_figure``) or embeds (the napari spectrum inspector draws into its own axes with
 :func:`mark_features` and :func:`draw_attribution`).
 """
 from __future__ import annotations
@@ -84,7 +84,7 @@ def plot_attribution(attribution, *, raw_spectrum=None, raw_wavelengths=None, ti
     below, both with the diagnostic features marked. Returns a ``matplotlib.figure.Figure``."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = Figure(figsize=figsize, dpi=110, layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, sharex=False)
     wl = np.asarray(attribution.wavelengths, dtype=np.float64)
     if raw_spectrum is not None:

@@ -20,23 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_output
+from .writers import save_figure, write_text
 
 __all__ = ["COMPARISON_FILES", "write_comparison", "write_confusion_png", "write_comparison_strip_log"]
 
 COMPARISON_FILES = ("agreement.json", "spectra.csv", "confusion.csv", "confusion.png", "strip_log.png")
-
-
-def _write_bytes(path: Path, data: bytes) -> Path:
-    with atomic_output(path, overwrite=True) as tmp:
-        tmp.write_bytes(data)
-    return path
-
-
-def _figure_png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, metadata={"Software": "hsimin"})
-    return buf.getvalue()
 
 
 def write_confusion_png(agreement, path, *, title: str | None = None) -> Path:
@@ -66,7 +54,7 @@ def write_confusion_png(agreement, path, *, title: str | None = None) -> Path:
     ax.set_title(title or f"agreement {agreement.overall:.0%} overall, {agreement.consistent:.0%} consistent",
                  fontsize=9)
     fig.tight_layout()
-    return _write_bytes(Path(path), _figure_png(fig))
+    return save_figure(fig, path, overwrite=True)
 
 
 def write_comparison_strip_log(agreement, path, *, title: str | None = None) -> Path:
@@ -135,7 +123,7 @@ def write_comparison_strip_log(agreement, path, *, title: str | None = None) -> 
     fig.suptitle(title or agreement.line(), fontsize=8, y=0.995, wrap=True)
     legend_rows = -(-len(handles) // 4)
     fig.subplots_adjust(left=0.12, right=0.98, top=1 - 1.0 / height, bottom=(0.3 + 0.2 * legend_rows) / height)
-    return _write_bytes(Path(path), _figure_png(fig))
+    return save_figure(fig, path, overwrite=True)
 
 
 def write_comparison(agreement, folder, *, title: str | None = None, extra: dict | None = None) -> dict[str, Path]:
@@ -147,7 +135,7 @@ def write_comparison(agreement, folder, *, title: str | None = None, extra: dict
     out.mkdir(parents=True, exist_ok=True)
     paths = {n: out / n for n in COMPARISON_FILES}
     doc = {**(extra or {}), **agreement.summary()}
-    _write_bytes(paths["agreement.json"], (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+    write_text(paths["agreement.json"], json.dumps(doc, indent=2) + "\n", overwrite=True)
     cols = ["index", "depth_m", "tsa_min1", "tsa_wt1", "tsa_min2", "tsa_wt2", "tsa_error", "tsa_group", "hsimin",
             "hsimin_group", "hsimin_min2", "hsimin_wt2", "agree", "consistent", "confident", "mixture"]
     buf = io.StringIO()
@@ -155,14 +143,14 @@ def write_comparison(agreement, folder, *, title: str | None = None, extra: dict
     w.writerow(cols)
     for r in agreement.rows:
         w.writerow(["" if r.get(c) is None else (f"{r[c]:.4f}" if isinstance(r[c], float) else r[c]) for c in cols])
-    _write_bytes(paths["spectra.csv"], buf.getvalue().encode("utf-8"))
+    write_text(paths["spectra.csv"], buf.getvalue(), overwrite=True)
     labels, M = agreement.confusion
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["tsa_group \\ hsimin_group", *labels])
     for lab, row in zip(labels, M):
         w.writerow([lab, *[int(v) for v in row]])
-    _write_bytes(paths["confusion.csv"], buf.getvalue().encode("utf-8"))
+    write_text(paths["confusion.csv"], buf.getvalue(), overwrite=True)
     write_confusion_png(agreement, paths["confusion.png"], title=title)
     write_comparison_strip_log(agreement, paths["strip_log.png"], title=title)
     return paths

@@ -31,6 +31,7 @@ from .. import __version__
 from ..core.errors import FormatError, InputError, OutputError, import_optional
 from ..core.plain import json_text
 from ..core.types import Raster
+from .writers import write_json
 from .atomic import atomic_output
 
 RASTER_SCHEMA = 1
@@ -377,7 +378,7 @@ def write_fault_lines_geojson(lines: Sequence[np.ndarray], path: str | os.PathLi
     return write_json(doc, path, overwrite=overwrite)
 
 
-# ------------------------------------------------------------------------------ output folder, JSON, figures
+# ------------------------------------------------------------------------------ output folder
 def prepare_output_folder(path: str | os.PathLike, outputs: Sequence[str] = (), *, overwrite: bool = False,
                           create: bool = True) -> Path:
     """Check (and with ``create`` make) an output folder before any work is done.
@@ -397,21 +398,3 @@ def prepare_output_folder(path: str | os.PathLike, outputs: Sequence[str] = (), 
     if create:
         out.mkdir(exist_ok=True)
     return out
-
-
-
-def write_json(obj: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write JSON (numpy scalars/arrays converted, :func:`hsimin.core.plain.to_plain`; NaN/inf written as null).
-    Atomic."""
-    text = json_text(obj, indent=2)
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        Path(tmp).write_text(text + "\n", encoding="utf-8")
-    return Path(path)
-
-
-def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110, overwrite: bool = False) -> Path:
-    """Save a matplotlib figure as PNG, atomically. Figures made with ``matplotlib.figure.Figure`` (as
-    ``hsimin.prospect.plots`` makes them) need no closing; pyplot figures are the caller's to close."""
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
-    return Path(path)

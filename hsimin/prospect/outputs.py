@@ -34,8 +34,8 @@ def write_outputs(result: ProspectResult, out_dir: str | os.PathLike, *, overwri
 
 def _write_outputs(result: ProspectResult, out_dir, *, overwrite: bool, geotiff: bool,
                    negatives_shown: tuple | None) -> list[Path]:
-    from ..io.raster import (prepare_output_folder, save_figure, write_geotiff, write_json,  # noqa: PLC0415
-                             write_raster_h5, write_sites_csv)
+    from ..io.raster import prepare_output_folder, write_geotiff, write_raster_h5, write_sites_csv  # noqa: PLC0415
+    from ..io.writers import save_figure, write_json  # noqa: PLC0415
     from . import plots  # noqa: PLC0415
 
     out = prepare_output_folder(out_dir, overwrite=True)   # each file below refuses to overwrite on its own

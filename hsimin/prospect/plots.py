@@ -1,6 +1,6 @@
 """Figures of the prospectivity workflow (matplotlib ``Figure`` objects, no pyplot state, no files).
 
-Write them with :func:`hsimin.io.raster.save_figure`. Every map is drawn in the layers' CRS coordinates
+Write them with :func:`hsimin.io.writers.save_figure`. Every map is drawn in the layers' CRS coordinates
 (km), so deposits and negatives given as x/y overlay directly.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 def _figure(w: float, h: float):
     from matplotlib.figure import Figure  # noqa: PLC0415 - plotting is optional for library users
 
-    return Figure(figsize=(w, h), layout="constrained")
+    return Figure(figsize=(w, h), dpi=110, layout="constrained")
 
 
 def _extent_km(transform, shape) -> list[float]:

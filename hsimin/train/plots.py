@@ -1,21 +1,18 @@
 """Training figures (matplotlib's object API with the Agg canvas: no pyplot state, no display needed).
 
 :func:`plot_history` draws loss and accuracy curves, :func:`plot_confusion` a confusion matrix; both return a
-``matplotlib.figure.Figure``. :func:`save_png` writes a figure atomically (through
-:func:`hsimin.io.atomic_output`).
+``matplotlib.figure.Figure`` (write it with :func:`hsimin.io.writers.save_figure`).
 """
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..io.atomic import atomic_output
 
-__all__ = ["plot_confusion", "plot_history", "save_png"]
+__all__ = ["plot_confusion", "plot_history"]
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -95,10 +92,3 @@ def plot_confusion(confusion, class_names: Sequence[str], *, normalise: bool = T
     if title:
         ax.set_title(title, fontsize=9)
     return fig
-
-
-def save_png(fig: Figure, path: str | os.PathLike, *, overwrite: bool = True) -> str:
-    """Write ``fig`` as a PNG to ``path`` atomically; returns the path."""
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        fig.savefig(tmp, format="png")
-    return os.fspath(path)

@@ -42,7 +42,8 @@ from .config import TrainConfig, config_to_json, config_to_toml
 from .dann import train_dann
 from .loop import fit, predict_samples, seed_everything
 from .metrics import classification_metrics, confusion_csv, per_class_csv
-from .plots import plot_confusion, plot_history, save_png
+from ..io.writers import save_figure
+from .plots import plot_confusion, plot_history
 from .ssl import pretrain_simclr
 
 __all__ = ["RunResult", "init_backbone_from", "run_training"]
@@ -441,8 +442,8 @@ def _train(cfg: TrainConfig, out: Path, progress, say) -> RunResult:
     _write_text(out / "per_class.csv", per_class_csv(test_metrics))
     _write_text(out / "confusion.csv", confusion_csv(test_metrics))
     title = f"{summary['kind']} split" + (f" — {OPTIMISTIC_NOTE}" if metrics["optimistic"] else "")
-    save_png(plot_history(result.history, title=title), out / "curves.png")
-    save_png(plot_confusion(test_metrics["confusion"], pool.class_names,
-                            title=f"test OA {test_metrics['oa']:.3f} ({title})"), out / "confusion.png")
+    save_figure(plot_history(result.history, title=title), out / "curves.png", overwrite=True)
+    save_figure(plot_confusion(test_metrics["confusion"], pool.class_names,
+                               title=f"test OA {test_metrics['oa']:.3f} ({title})"), out / "confusion.png", overwrite=True)
     say(f"run folder: {out}")
     return RunResult(out, model, metrics, result.history, ckpt, pool.class_names, pre.wavelengths, extra)

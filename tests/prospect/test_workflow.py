@@ -202,7 +202,7 @@ def test_a_prospect_run_on_a_folder_in_use_is_refused(tmp_path, monkeypatch):
 def test_outputs_are_committed_together_metrics_last(result, tmp_path, monkeypatch):
     """A failure while writing (a full disk at the fourth figure) leaves none of the outputs."""
     from hsimin.core import DiskFullError
-    from hsimin.io import raster as raster_io
+    from hsimin.io import writers as raster_io
     real = raster_io.save_figure
     n = [0]
 
