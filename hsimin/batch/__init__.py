@@ -10,12 +10,14 @@ The pieces, in the order a run uses them:
   (interpretation, library matcher or model, built once per band set) and :mod:`~hsimin.batch.tray_files`
   (its files, completion mark and clean-up);
 * :mod:`~hsimin.batch.depth`: core sticks and per-pixel depth;
-* :mod:`~hsimin.batch.products`: down-hole logs, strip logs, mosaics and the HTML report.
+* :mod:`~hsimin.batch.logs`: down-hole logs, strip logs and mosaics; :mod:`~hsimin.batch.products`: writing them per
+  hole, the comparisons with TSA and the HTML report.
 
 This package and :mod:`hsimin.io` are the only ones that touch the filesystem.
 """
 from .depth import Stick, find_sticks, register_depth
-from .products import HoleLog, hole_log, read_tray_data, write_session_products
+from .logs import HoleLog, hole_log, read_tray_data
+from .products import write_session_products
 from .runner import BatchResult, default_parallelism, load_run, resolve_classifier, run_batch
 from .session import (Session, TrayJob, discover_session, input_fingerprint, output_dir_for, read_manifest,
                       safe_name, scan_folder)

@@ -1,4 +1,5 @@
-"""Running a session: jobs, executors, ``run.json``, resume, Ctrl-C, and retries of killed workers.
+"""Running a session: jobs, ``run.json``, resume, Ctrl-C, and retries of killed workers (the executors themselves
+and the signal handling are in :mod:`hsimin.batch.executors`).
 
 :func:`run_batch` turns a session into one :func:`hsimin.batch.tray.process_tray` job per tray and runs them
 
@@ -45,35 +46,26 @@ one to report to. Workers also silence library warnings (matplotlib's glyph warn
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import datetime as _dt
 import hashlib
 import json
-import multiprocessing
 import os
 import platform
-import re
-import signal
-import sys
 import threading
 import time
-import warnings
-from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
-from ..core.errors import (ConfigError, DiskFullError, HsiminError, LibraryError, ModelError, OutputError,
-                           import_optional)
+from ..core.errors import (ConfigError, DiskFullError, HsiminError, LibraryError, ModelError, OutputError)
+from ..core.plain import to_plain
 from ..core.text import printable
 from .session import Session, TrayJob, discover_session, input_fingerprint
 from .config import BatchConfig, config_hash
-from .tray import process_tray
-from .tray_files import expected_outputs, outputs_complete, remove_outputs, remove_partial
+from .executors import Stop, run_dask, run_inline, run_local, scheduler_client
+from .tray_files import expected_outputs, outputs_complete, remove_partial
 
 __all__ = ["BatchResult", "RUN_FILE", "available_cores", "default_parallelism", "load_run", "resolve_classifier",
            "run_batch"]
@@ -307,289 +299,6 @@ def _record_base(job: TrayJob) -> dict:
             "seconds": None, "attempts": 0}
 
 
-def _clean_floats(obj):
-    """JSON has no NaN: None instead."""
-    if isinstance(obj, float):
-        return None if obj != obj or obj in (float("inf"), float("-inf")) else obj
-    if isinstance(obj, dict):
-        return {k: _clean_floats(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean_floats(v) for v in obj]
-    return obj
-
-
-# --------------------------------------------------------------------------------------------- signals
-
-class _Stop:
-    """SIGINT/SIGTERM/SIGHUP handling: first SIGINT -> stop submitting (``requested``); second, or SIGTERM or SIGHUP
-    -> abandon (``abandon``; with ``interrupt_main`` also a KeyboardInterrupt in the main thread, for trays run
-    in-process). :meth:`fail` stops submitting for a reason that is not the user's (a full disk): ``fatal``."""
-
-    SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
-
-    def __init__(self, notify: Callable[[str], None], interrupt_main: bool = False):
-        self.requested = threading.Event()
-        self.abandon = threading.Event()
-        self.notify = notify
-        self.interrupt_main = interrupt_main
-        self.fatal: HsiminError | None = None
-        self._old: dict = {}
-
-    def fail(self, error: HsiminError) -> None:
-        """Start no further tray (those in flight finish): the session cannot go on. Nothing is printed here: the
-        error is raised when the trays in flight are in, and the CLI prints it as its one line."""
-        if self.fatal is None:
-            self.fatal = error
-        self.requested.set()
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in self.SIGNALS:
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if signum == signal.SIGINT and not self.requested.is_set():
-            self.requested.set()
-            self.notify("interrupt: finishing the trays in flight, then stopping (Ctrl-C again abandons them)")
-        else:
-            self.requested.set()
-            self.abandon.set()
-            self.notify("interrupt: abandoning the trays in flight")
-            if self.interrupt_main:
-                raise KeyboardInterrupt
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        return False
-
-
-# --------------------------------------------------------------------------------------------- executors
-
-PR_SET_PDEATHSIG = 1
-"""prctl option (linux/prctl.h): the signal this process gets when its parent dies."""
-
-
-def _worker_init(parent_pid: int | None = None, quiet: bool = True) -> None:
-    """Set up a local worker process: SIGINT is left to the parent (which decides whether to finish or abandon
-    the trays), the worker dies with its parent (:func:`_die_with_parent`), and with ``quiet`` library warnings are
-    silenced as the CLI silences them (spawned workers do not inherit the parent's warning filters; a matplotlib
-    glyph warning printed by a worker would break the CLI's one-line promise)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if quiet:
-        warnings.simplefilter("ignore")
-    if parent_pid is not None:
-        _die_with_parent(parent_pid)
-
-
-def _die_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
-    """Exit when the process ``parent_pid`` (the batch that started this worker) dies, however it dies: a worker
-    whose batch was killed (SIGKILL: no cleanup ran) would otherwise finish its tray for nobody, holding ~440 MB.
-
-    Linux: the kernel sends this process SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``), even while it
-    is deep in compiled code. Everywhere, also: a daemon thread that checks every ``poll_s`` seconds whether the
-    parent is still the parent (a dead parent's children are re-parented), which also covers a parent that died
-    before the prctl took effect."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError, TypeError):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent_pid:
-        os._exit(1)
-
-    def watch():
-        while True:
-            time.sleep(poll_s)
-            if os.getppid() != parent_pid:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="hsimin-parent-watch", daemon=True).start()
-
-
-def _died_record(job: TrayJob, attempts: int) -> dict:
-    return {"status": "failed", "attempts": attempts,
-            "error": f"the worker process died while processing this tray ({attempts} attempt"
-                     f"{'s' if attempts != 1 else ''}: killed, or out of memory; try fewer --workers or a smaller "
-                     "--block-mb)"}
-
-
-def _run_local(jobs: list[TrayJob], config: BatchConfig, out: str, workers: int, max_attempts: int,
-               on_result: Callable[[TrayJob, dict], None], stop: _Stop, fn: Callable = process_tray) -> list[TrayJob]:
-    """Run ``fn(job, config, out)`` (default :func:`process_tray`) for every job on a local process pool;
-    returns the jobs that were abandoned (in flight at a hard stop)."""
-    ctx = multiprocessing.get_context("spawn")
-    queue: deque[tuple[TrayJob, int]] = deque((j, 1) for j in jobs)
-    in_flight: dict = {}
-    solo = False  # a retried tray runs alone, so a tray that kills its worker is told apart from its neighbours
-
-    quiet = os.environ.get("HSIMIN_DEBUG") != "1"
-
-    def new_pool():
-        return ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=ctx,
-                                   initializer=_worker_init, initargs=(os.getpid(), quiet))
-
-    pool = new_pool()
-    abandoned: list[TrayJob] = []
-    try:
-        while queue or in_flight:
-            if stop.abandon.is_set():
-                abandoned = [j for j, _ in in_flight.values()]
-                _terminate(pool)
-                in_flight.clear()
-                break
-            while queue and not stop.requested.is_set() and not solo and len(in_flight) < workers:
-                job, attempt = queue[0]
-                if attempt > 1 and in_flight:
-                    break
-                queue.popleft()
-                in_flight[pool.submit(fn, job, config, out)] = (job, attempt)
-                if attempt > 1:
-                    solo = True
-            if not in_flight:
-                break  # stop requested: nothing left running
-            done, _ = wait(list(in_flight), timeout=0.25, return_when=FIRST_COMPLETED)
-            broken = False
-            for fut in done:
-                job, attempt = in_flight.pop(fut)
-                if attempt > 1:
-                    solo = False
-                try:
-                    res = fut.result()
-                except BrokenProcessPool:
-                    broken = True
-                    if attempt < max_attempts:
-                        queue.appendleft((job, attempt + 1))
-                    else:
-                        remove_outputs(job, out)
-                        on_result(job, _died_record(job, attempt))
-                    continue
-                except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be unpickled
-                    res = {"status": "failed", "error": f"unexpected {type(exc).__name__}: {exc}"}
-                res["attempts"] = attempt
-                on_result(job, res)
-            if broken:
-                for fut, (job, attempt) in list(in_flight.items()):
-                    if fut.done() and not fut.cancelled() and fut.exception() is None:  # finished just before
-                        res = fut.result()
-                        res["attempts"] = attempt
-                        on_result(job, res)
-                    elif attempt < max_attempts:
-                        queue.appendleft((job, attempt + 1))
-                    else:
-                        remove_outputs(job, out)
-                        on_result(job, _died_record(job, attempt))
-                in_flight.clear()
-                solo = False
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = new_pool()
-    finally:
-        pool.shutdown(wait=not abandoned and not stop.abandon.is_set(), cancel_futures=True)
-    return abandoned
-
-
-def _run_inline(jobs: list[TrayJob], config: BatchConfig, out: str, on_result: Callable[[TrayJob, dict], None],
-                stop: _Stop, fn: Callable = process_tray) -> list[TrayJob]:
-    """Run the jobs one after the other in this process (``workers=0``: debugging, tests; no isolation from a
-    tray that crashes the interpreter). Returns the job abandoned at a hard stop, if any."""
-    for job in jobs:
-        if stop.requested.is_set():
-            break
-        try:
-            res = fn(job, config, out)
-        except KeyboardInterrupt:
-            return [job]
-        res["attempts"] = 1
-        on_result(job, res)
-    return []
-
-
-def _terminate(pool: ProcessPoolExecutor) -> None:
-    procs = list(getattr(pool, "_processes", {}) .values()) if getattr(pool, "_processes", None) else []
-    for p in procs:
-        with contextlib.suppress(Exception):
-            p.terminate()
-    for p in procs:
-        with contextlib.suppress(Exception):
-            p.join(5)
-
-
-_ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9a-fA-F:]+\]|[^\s:/\[\]]+):(?P<port>\d{1,5})/?$")
-
-
-def _connect(address: str):
-    """A ``distributed.Client`` for ``tcp://HOST:PORT`` (or ``HOST:PORT``, ``tls://...``). The address is checked
-    and, for plain TCP, the port probed first, so a wrong address fails in seconds with one clear line."""
-    m = _ADDRESS.match(str(address).strip())
-    if not m or not 0 < int(m.group("port")) < 65536:
-        raise ConfigError(f"--scheduler {address!r} is not a scheduler address; write tcp://HOST:PORT "
-                          "(e.g. tcp://10.0.0.5:8786)")
-    Client = import_optional("distributed", extra="dask", needed_for="--scheduler", package="distributed").Client
-    scheme = m.group("scheme") or "tcp"
-    if scheme == "tcp":
-        import socket
-        host = m.group("host").strip("[]")
-        try:
-            with socket.create_connection((host, int(m.group("port"))), timeout=10):
-                pass
-        except OSError as exc:
-            raise ConfigError(f"cannot connect to the Dask scheduler at {address}: {exc.strerror or exc}; is "
-                              "dask-scheduler running there, and reachable from here?") from None
-    try:
-        return Client(address if m.group("scheme") else f"tcp://{address}", timeout="20s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ConfigError(f"cannot connect to the Dask scheduler at {address}: {' '.join(str(exc).split())}") \
-            from None
-
-
-def _run_dask(jobs: list[TrayJob], config: BatchConfig, out: str, client, max_attempts: int,
-              on_result: Callable[[TrayJob, dict], None], stop: _Stop) -> list[TrayJob]:
-    """Run jobs on a Dask cluster (``client``: a connected ``distributed.Client``, closed here); returns the jobs
-    abandoned at a stop."""
-    try:
-        token = hashlib.sha256(f"{out}{time.time()}{os.getpid()}".encode()).hexdigest()[:12]
-        futures = {}
-        for i, job in enumerate(jobs):
-            f = client.submit(process_tray, job, config, out, key=f"hsimin-tray-{token}-{i}", pure=False,
-                              retries=max(0, max_attempts - 1))
-            futures[f] = job
-        remaining = dict(futures)
-        cancelled_pending = False
-        while remaining:
-            if stop.abandon.is_set():
-                client.cancel(list(remaining))
-                return list(remaining.values())
-            if stop.requested.is_set() and not cancelled_pending:
-                running = {k for keys in client.processing().values() for k in keys}
-                waiting = [f for f in remaining if f.key not in running and not f.done()]
-                client.cancel(waiting)
-                for f in waiting:
-                    remaining.pop(f)
-                cancelled_pending = True
-            progressed = False
-            for f in list(remaining):
-                if not f.done():
-                    continue
-                job = remaining.pop(f)
-                progressed = True
-                try:
-                    res = f.result()
-                except Exception as exc:  # noqa: BLE001 - KilledWorker and friends: that tray failed
-                    name = type(exc).__name__
-                    msg = " ".join(str(exc).split())
-                    if name == "KilledWorker":
-                        res = {"status": "failed", "error": "the Dask worker died while processing this tray, on "
-                                                            "every attempt (killed, or out of memory)"}
-                    else:
-                        res = {"status": "failed", "error": f"{name}: {msg}"}
-                on_result(job, res)
-            if not progressed:
-                time.sleep(0.1)
-        return []
-    finally:
-        with contextlib.suppress(Exception):
-            client.close()
-
-
 # --------------------------------------------------------------------------------------------- run
 
 def run_batch(session: Session | str | os.PathLike, out: str | os.PathLike, config: BatchConfig, *,
@@ -647,7 +356,7 @@ def _run_locked(session: Session, out: Path, config: BatchConfig, *, workers, sc
     """The body of :func:`run_batch`, with the output folder checked, created and locked."""
     previous = _previous_run(out)       # a folder holding another program's run.json is refused, not clobbered
     config = resolve_classifier(config)
-    client = _connect(scheduler) if scheduler is not None else None
+    client = scheduler_client(scheduler) if scheduler is not None else None
     inline = scheduler is None and workers is not None and int(workers) == 0
     n_workers, threads = default_parallelism(len(session), None if inline else workers)
     if scheduler is not None:
@@ -681,7 +390,7 @@ def _run_locked(session: Session, out: Path, config: BatchConfig, *, workers, sc
         "executor": ({"kind": "dask", "scheduler": scheduler} if scheduler is not None
                      else {"kind": "inline"} if inline
                      else {"kind": "local", "workers": min(n_workers, max(1, len(todo)))}),
-        "threads_per_tray": config.threads, "config": _clean_floats(config.to_dict()), "config_hash": chash,
+        "threads_per_tray": config.threads, "config": to_plain(config.to_dict(), nonfinite="null"), "config_hash": chash,
         "classifier": config.classifier_id, "versions": _versions(config.model is not None, scheduler is not None),
         "interval_m": config.interval_m, "trays": records, "summary": {},
     }
@@ -698,9 +407,9 @@ def _run_locked(session: Session, out: Path, config: BatchConfig, *, workers, sc
             emit({"kind": "tray", "record": rec})
     save_errors: list[HsiminError] = []
 
-    with _Stop(lambda text: emit({"kind": "message", "text": text}), interrupt_main=inline) as stop:
+    with Stop(lambda text: emit({"kind": "message", "text": text}), interrupt_main=inline) as stop:
         def on_result(job: TrayJob, res: dict) -> None:
-            res = _clean_floats(dict(res))
+            res = to_plain(dict(res), nonfinite="null")
             res.pop("traceback", None)
             disk_full = bool(res.pop("disk_full", False))
             if res.get("status") == "done":
@@ -719,11 +428,11 @@ def _run_locked(session: Session, out: Path, config: BatchConfig, *, workers, sc
 
         if todo:
             if inline:
-                abandoned = _run_inline(todo, config, str(out), on_result, stop)
+                abandoned = run_inline(todo, config, str(out), on_result, stop)
             elif scheduler is not None:
-                abandoned = _run_dask(todo, config, str(out), client, max_attempts, on_result, stop)
+                abandoned = run_dask(todo, config, str(out), client, max_attempts, on_result, stop)
             else:
-                abandoned = _run_local(todo, config, str(out), n_workers, max_attempts, on_result, stop)
+                abandoned = run_local(todo, config, str(out), n_workers, max_attempts, on_result, stop)
         else:
             abandoned = []
             if client is not None:

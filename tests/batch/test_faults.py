@@ -175,7 +175,7 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path):
     way the local pool does (spawn, _worker_init) and is killed; the worker must be gone soon after."""
     code = """
 import multiprocessing, os, sys, time
-from hsimin.batch.runner import _worker_init
+from hsimin.batch.executors import _worker_init
 
 def idle():
     time.sleep(600)
@@ -226,7 +226,7 @@ def _alive(pid: int) -> bool:
 
 def test_workers_are_quiet_unless_debugging():
     """Batch workers printed multi-line matplotlib glyph warnings, breaking the one-line rule."""
-    code = ("import warnings; from hsimin.batch.runner import _worker_init; _worker_init(None, quiet=True); "
+    code = ("import warnings; from hsimin.batch.executors import _worker_init; _worker_init(None, quiet=True); "
             "warnings.warn('Glyph 8238 missing from font(s) DejaVu Sans.')")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and p.stderr == ""

@@ -16,7 +16,9 @@ import pytest
 
 import hsimin
 from hsimin.batch import BatchConfig, load_run, run_batch
-from hsimin.batch.runner import _run_local, _Stop, default_parallelism
+from hsimin.batch.executors import Stop as _Stop
+from hsimin.batch.executors import run_local as _run_local
+from hsimin.batch.runner import default_parallelism
 from hsimin.batch.session import TrayJob
 from hsimin.core.errors import ConfigError, LibraryError, OutputError
 

@@ -22,7 +22,7 @@ def test_present_module_is_returned():
 
 def test_each_optional_feature_raises_the_same_kind(monkeypatch):
     """rasterio (io.raster), distributed (batch --scheduler) and captum (explain) hidden: the same error class."""
-    from hsimin.batch.runner import _connect
+    from hsimin.batch.executors import scheduler_client as _connect
     from hsimin.explain.inputs import import_captum
     from hsimin.io.raster import _rasterio
     for name in ("rasterio", "distributed", "captum", "captum.attr"):
