@@ -152,15 +152,8 @@ def resolve_classifier(config: BatchConfig) -> BatchConfig:
     its SHA-256, plus the ``usgs_artefacts`` file when artefacts are added, and the method's parameters.
     """
     if config.model is not None:
-        path = config.model
-        if str(path).strip().lower() == "default":
-            try:
-                from ..models import default_model_path
-            except ImportError:
-                raise ModelError("this hsimin has no shipped default model; give --model PATH or --library ID") \
-                    from None
-            path = str(default_model_path())
-        p = Path(path).expanduser()
+        from ..models.default import model_path
+        p = model_path(config.model)
         if not p.is_file():
             raise ModelError("no model checkpoint here; give --model PATH of a .pt file or --model default", path=p)
         from ..classical.artefacts import has_artefact_classes

@@ -83,10 +83,8 @@ def output_paths(out: str | Path, *, envi: bool = True, png: bool = True) -> dic
 
 
 def _model_path(text: str) -> Path:
-    if text.strip().lower() == "default":
-        from ..models import default_model_path
-        return default_model_path()
-    return Path(text)
+    from ..models.default import model_path
+    return model_path(text)
 
 
 class _Bar:

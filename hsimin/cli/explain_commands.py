@@ -65,10 +65,8 @@ def cmd_explain(args) -> int:
     if out_png.suffix.lower() != ".png":
         raise OutputError("the output figure must be a .png (OUT.json is written next to it)", path=out_png)
     out_json = out_png.with_suffix(".json")
-    model_path = args.model
-    if str(model_path).strip().lower() == "default":
-        from ..models import default_model_path
-        model_path = default_model_path()
+    from ..models.default import model_path as resolve_model_path
+    model_path = resolve_model_path(args.model)
     check_not_input([out_png, out_json], source_files(args.input) + [Path(model_path)])
     for p in (out_png, out_json):
         check_output_path(p, overwrite=args.overwrite)

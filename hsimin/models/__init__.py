@@ -10,7 +10,7 @@ layout conversion.
 """
 from . import backbones as _backbones  # noqa: F401  (registers the built-in backbones)
 from . import heads as _heads  # noqa: F401  (registers the built-in heads)
-from .default import default_model_path  # noqa: F401  (the shipped model, hsimin/models/weights/)
+from .default import DEFAULT_MODEL_NAME, default_model_path, model_path  # noqa: F401  (the shipped model, hsimin/models/weights/)
 from .checkpoint import FORMAT, FORMAT_VERSION, LoadedModel, load_model, model_hash, save_model
 from .heads import DenseHead, LinearHead, RegressionHead
 from .hsimodel import MODEL_TYPES, HSIModel, MultiBranchModel, create_model

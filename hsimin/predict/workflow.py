@@ -8,10 +8,8 @@ pass). The library path is :func:`hsimin.classical.interpretation.map_minerals`.
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from ..core.types import Cube, MineralMap
 from .classify import predict_cube
@@ -33,12 +31,11 @@ class ClassifyResult:
 
 def resolve_model(model):
     """A :class:`hsimin.models.LoadedModel` from one, a checkpoint path, or ``'default'`` (the shipped model)."""
-    from ..models import LoadedModel, default_model_path, load_model
+    from ..models import LoadedModel, load_model
+    from ..models.default import model_path
     if isinstance(model, LoadedModel):
         return model
-    if model is None or str(model).strip().lower() == "default":
-        return load_model(default_model_path())
-    return load_model(os.fspath(model))
+    return load_model(model_path(model))
 
 
 def classify_cube(cube: Cube, model="default", *, artefact_screen: bool = True, mask_background: bool = False,
