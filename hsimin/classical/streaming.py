@@ -18,7 +18,7 @@ from ..core.blocks import check_output_memory, iter_blocks
 from ..core.errors import InputError, LibraryError, WavelengthError
 from ..core.types import Cube, SpectralLibrary
 from ..preprocess import resample_library
-from ..preprocess.bands import bad_band_keep, windows_mask
+from ..preprocess.bands import bad_band_keep
 from .defaults import DEFAULT_FIT_RANGE_NM
 from .features import DEFAULT_WINDOWS, FeatureWindow, _as_windows, extract_features, windows_to_spec
 
@@ -28,9 +28,16 @@ ProgressFn = Callable[[int, int], Any]
 
 
 def select_bands(cube: Cube, fit_range: Sequence[float] | None = DEFAULT_FIT_RANGE_NM) -> np.ndarray:
-    """Indices of the cube's bands inside ``fit_range`` (nm, inclusive; None: all) that are not bad bands."""
+    """Indices of the cube's bands inside ``fit_range`` (nm, inclusive; None or ``(-inf, inf)``: all) that are not
+    bad bands. An infinite bound is open on that side (a fit range is a selection, unlike a feature window)."""
     wl = cube.wavelengths
-    inside = np.ones(wl.size, bool) if fit_range is None else windows_mask(wl, [fit_range])
+    if fit_range is None:
+        inside = np.ones(wl.size, bool)
+    else:
+        lo, hi = (float(v) for v in fit_range)
+        if np.isnan(lo) or np.isnan(hi) or not lo < hi:
+            raise WavelengthError(f"fit range ({lo:g}, {hi:g}) nm must have lo_nm < hi_nm")
+        inside = (wl >= lo) & (wl <= hi)
     good = np.zeros(wl.size, bool)
     good[bad_band_keep(np.zeros(wl.size, bool) if cube.bad_bands is None else cube.bad_bands, wl.size)] = True
     idx = np.flatnonzero(inside & good)

@@ -48,6 +48,7 @@ from collections import OrderedDict
 
 import numba
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._numba import jit, parallel_jit, parallel_section
 from ..core.errors import InputError, WavelengthError
@@ -233,7 +234,8 @@ def _band_vector(value, n: int, what: str) -> np.ndarray | None:
     return v
 
 
-def resampling_weights(wavelengths, target_wavelengths, target_fwhm=None, *, source_fwhm=None) -> ResampleWeights:
+def resampling_weights(wavelengths: ArrayLike, target_wavelengths: ArrayLike, target_fwhm: ArrayLike | None = None, *,
+                       source_fwhm: ArrayLike | None = None) -> ResampleWeights:
     """The banded weight matrix that :func:`resample` applies (cached per grid pair).
 
     Parameters
@@ -323,8 +325,8 @@ def _apply_banded(X, start, W, total, min_weight, out):  # pragma: no cover - co
                 out[i, j] = num / den if (den >= min_weight and den > 0.0) else np.nan
 
 
-def resample(spectra, wavelengths, target_wavelengths, target_fwhm=None, *, source_fwhm=None,
-             min_weight: float = 0.5) -> np.ndarray:
+def resample(spectra: ArrayLike, wavelengths: ArrayLike, target_wavelengths: ArrayLike,
+             target_fwhm: ArrayLike | None = None, *, source_fwhm: ArrayLike | None = None, min_weight: float = 0.5) -> np.ndarray:
     """Resample spectra to new band centres (and widths), on the last axis.
 
     Parameters
@@ -367,8 +369,8 @@ def resample(spectra, wavelengths, target_wavelengths, target_fwhm=None, *, sour
     return out.reshape(lead + (w.start.size,))
 
 
-def resample_library(lib: SpectralLibrary, target_wavelengths, target_fwhm=None, *, source_fwhm=None,
-                     min_weight: float = 0.5) -> SpectralLibrary:
+def resample_library(lib: SpectralLibrary, target_wavelengths: ArrayLike, target_fwhm: ArrayLike | None = None, *,
+                     source_fwhm: ArrayLike | None = None, min_weight: float = 0.5) -> SpectralLibrary:
     """A library resampled to new bands (see :func:`resample`); names, minerals, sample ids and attrs kept.
 
     ``source_fwhm`` defaults to None: the full target width is applied and the library's own resolution ignored.

@@ -209,3 +209,20 @@ def test_streaming_and_the_artefact_screen_do_not_import_scikit_learn():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_select_bands_fit_range_open_ends_and_refusals():
+    """A fit range selects bands: (-inf, inf) is all good bands (the napari matcher asks for that), a half-open
+    range is open on that side, and a NaN or reversed range is refused with a WavelengthError."""
+    bad = np.zeros(WL.size, bool)
+    bad[:5] = True
+    cube = Cube(np.ones((2, 2, WL.size), np.float32), WL, bad_bands=bad)
+    assert np.array_equal(select_bands(cube, (-np.inf, np.inf)), np.arange(5, WL.size))
+    assert np.array_equal(select_bands(cube, None), np.arange(5, WL.size))
+    half = select_bands(cube, (2000.0, np.inf))
+    assert WL[half].min() >= 2000.0 and half[-1] == WL.size - 1
+    for r in [(np.nan, 2000.0), (2400.0, 2100.0)]:
+        with pytest.raises(WavelengthError, match="fit range"):
+            select_bands(cube, r)
+    with pytest.raises(WavelengthError, match="only 0 good bands"):
+        select_bands(cube, (3000.0, np.inf))
