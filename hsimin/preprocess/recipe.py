@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Iterator, Mapping, NamedTuple, Sequence
 import numpy as np
 
 from ..core.errors import ConfigError, InputError
+from ..core.toml_text import parse_toml, toml_dumps
 from ..core.units import check_wavelengths
 from .bands import WATER_WINDOWS_NM, bad_band_keep, check_windows, window_keep, windows_mask
 from .continuum import CONTINUUM_MODES, remove_continuum
@@ -531,50 +532,15 @@ class Recipe:
         return hashlib.sha256(self.to_json().encode()).hexdigest()
 
     def to_toml(self) -> str:
-        """TOML text (``hsimin_recipe = 1`` and one ``[[steps]]`` table per step); None values are left out."""
-        lines = [f"hsimin_recipe = {RECIPE_FORMAT_VERSION}"]
-        for s in self.steps:
-            lines += ["", "[[steps]]"]
-            for k, v in s.to_dict().items():
-                if v is not None:
-                    lines.append(f"{k} = {_toml_value(v)}")
-        return "\n".join(lines) + "\n"
+        """TOML text (``hsimin_recipe = 1`` and one ``[[steps]]`` table per step; None values are left out), written
+        by :func:`hsimin.core.toml_text.toml_dumps`."""
+        return toml_dumps({"hsimin_recipe": RECIPE_FORMAT_VERSION, "steps": [s.to_dict() for s in self.steps]})
 
     @classmethod
     def from_toml(cls, text: str) -> "Recipe":
         """A recipe from TOML text (as written by :meth:`to_toml`)."""
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            try:
-                import tomli as tomllib
-            except ModuleNotFoundError:
-                raise ConfigError("reading TOML recipes needs Python >= 3.11 or the 'tomli' package") from None
-        try:
-            d = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"recipe is not valid TOML: {exc}") from None
-        return cls.from_dict(d)
+        return cls.from_dict(parse_toml(text, "recipe"))
 
     def __repr__(self) -> str:
         return "Recipe([" + ", ".join(repr(s) for s in self.steps) + "])"
 
-
-def _toml_value(v) -> str:
-    """A TOML value for a JSON-able scalar or (nested) list."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        r = repr(v)  # shortest text that reads back to the same float
-        return r if any(c in r for c in ".eE") else r + ".0"
-    if isinstance(v, str):
-        return json.dumps(v)  # JSON string escapes are valid TOML basic-string escapes
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise ConfigError(f"cannot write {type(v).__name__} value {v!r} to TOML")

@@ -64,6 +64,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..core.errors import ConfigError
+from ..core.toml_text import parse_toml, toml_dumps
 
 __all__ = ["CubeSource", "DANNConfig", "DataConfig", "GridConfig", "LibrarySource", "ModelConfig", "OptimConfig",
            "OutputConfig", "SSLConfig", "SplitConfig", "TrainConfig", "UnlabelledSource", "config_to_json",
@@ -523,16 +524,12 @@ def load_config(path: str | os.PathLike) -> TrainConfig:
     p = Path(path)
     if not p.is_file():
         raise ConfigError("no such config file", path=p)
-    try:
-        import tomllib
-    except ModuleNotFoundError:                  # Python 3.10
-        import tomli as tomllib
     from ..io.files import read_text_file
     text = read_text_file(p, what="the config", max_bytes=4 * 2**20, error=ConfigError)   # no FIFO, no device
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", path=p) from None
+        raw = parse_toml(text, "the config")
+    except ConfigError as exc:
+        raise ConfigError(exc.message, path=p) from None
     try:
         return parse_config(raw, p.parent, source=str(p.resolve()))
     except ConfigError as exc:
@@ -540,58 +537,6 @@ def load_config(path: str | os.PathLike) -> TrainConfig:
 
 
 # ------------------------------------------------------------------------------------------ writing
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v if x is not None) + "]"
-    if isinstance(v, Mapping):
-        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items() if x is not None) + "}"
-    raise ConfigError(f"cannot write {type(v).__name__} to TOML")
-
-
-def _toml_key(k: str) -> str:
-    k = str(k)
-    return k if k and all(c.isalnum() or c in "_-" for c in k) else json.dumps(k)
-
-
-def _is_table_list(v: Any) -> bool:
-    return isinstance(v, (list, tuple)) and bool(v) and all(isinstance(x, Mapping) for x in v)
-
-
-def toml_dumps(d: Mapping[str, Any], _prefix: str = "") -> str:
-    """TOML text of a nested dict of plain values (None values are left out: TOML has no null; lists of
-    dicts become arrays of tables). Read back with ``tomllib.loads``."""
-    lines, tables = [], []
-    for k, v in d.items():
-        if v is None:
-            continue
-        if isinstance(v, Mapping) or _is_table_list(v):
-            tables.append((k, v))
-        else:
-            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
-    out = "\n".join(lines) + ("\n" if lines else "")
-    for k, v in tables:
-        name = f"{_prefix}{_toml_key(k)}"
-        if isinstance(v, Mapping):
-            body = toml_dumps(v, f"{name}.")
-            out += f"\n[{name}]\n{body}"
-        else:
-            for item in v:
-                out += f"\n[[{name}]]\n{toml_dumps(item, f'{name}.')}"
-    return out
-
-
 def config_to_toml(cfg: TrainConfig) -> str:
     """The resolved config as TOML (a header comment, then every section)."""
     d = cfg.to_dict()
