@@ -11,6 +11,7 @@ layout conversion.
 from . import backbones as _backbones  # noqa: F401  (registers the built-in backbones)
 from . import heads as _heads  # noqa: F401  (registers the built-in heads)
 from .default import DEFAULT_MODEL_NAME, default_model_path, model_path  # noqa: F401  (the shipped model, hsimin/models/weights/)
+from .device import resolve_device
 from .checkpoint import FORMAT, FORMAT_VERSION, LoadedModel, load_model, model_hash, save_model
 from .heads import DenseHead, LinearHead, RegressionHead
 from .hsimodel import MODEL_TYPES, HSIModel, MultiBranchModel, create_model
@@ -23,4 +24,4 @@ __all__ = ["Backbone", "DenseHead", "FORMAT", "FORMAT_VERSION", "GatedFusionHead
            "LinearHead", "LoadedModel", "MODEL_TYPES", "MultiBranchModel", "RegressionHead", "backbone_builder",
            "create_backbone", "create_head", "create_model", "extract_patches", "list_backbones", "list_heads",
            "list_presets", "load_model", "model_hash", "preset_spec", "register_backbone", "register_head",
-           "register_preset", "save_model", "ssgsnet_spec", "to_numpy", "to_torch"]
+           "register_preset", "resolve_device", "save_model", "ssgsnet_spec", "to_numpy", "to_torch"]

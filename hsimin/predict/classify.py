@@ -42,6 +42,7 @@ from ..core.blocks import block_lines, check_output_memory, iter_blocks
 from ..core.errors import ConfigError, InputError, ModelError
 from ..core.types import UNCLASSIFIED, Cube, MineralMap
 from ..models.checkpoint import LoadedModel, load_model
+from ..models.device import resolve_device
 from ..models.layout import extract_patches, to_torch
 from ..preprocess import Recipe, resample
 from .tiling import iter_halo_blocks, plan_tiles, receptive_radius, round_up, translation_period
@@ -69,20 +70,6 @@ _WL_ATOL_NM = 0.05
 
 
 # --------------------------------------------------------------------------- devices and bands
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"cpu"``, ``"cuda"`` (``"cuda:1"``...) or ``"auto"`` (CUDA when present) as a torch device; asking for
-    CUDA where there is none raises :class:`InputError`."""
-    d = "cpu" if device is None else str(device)
-    if d == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if d.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"device {d!r}: CUDA is not available on this machine; use --device cpu (or auto)")
-    try:
-        return torch.device(d)
-    except RuntimeError:
-        raise InputError(f"device {d!r} is not a torch device; use cpu, cuda, cuda:N or auto") from None
-
 
 def _same_bands(a, b) -> bool:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)

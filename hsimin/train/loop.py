@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 
 from ..core.errors import ConfigError, InputError
 from ..data.datasets import TensorSamples, iter_batches
+from ..models.device import resolve_device
 
 __all__ = ["FitResult", "SCHEDULES", "deterministic_mode", "epoch_loop", "evaluate", "fit", "make_scheduler",
            "predict_samples", "progress_bar", "resolve_device", "seed_everything", "task_loss"]
@@ -54,19 +55,6 @@ def deterministic_mode(enabled: bool = True):
         yield
     finally:
         torch.use_deterministic_algorithms(before, warn_only=warn_before)
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; asking for CUDA without it raises :class:`ConfigError`."""
-    d = "cpu" if device is None else str(device)
-    if d == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if d.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {d!r}: CUDA is not available here; use 'cpu' or 'auto'")
-    try:
-        return torch.device(d)
-    except RuntimeError:
-        raise ConfigError(f"device {d!r} is not a torch device; use 'cpu', 'cuda', 'cuda:1' or 'auto'") from None
 
 
 def progress_bar(total: int, desc: str, enabled: bool | None):

@@ -124,7 +124,7 @@ def load_checkpoint(path, device: str = "cpu"):
 
     if path is None or str(path).strip() in ("", "."):
         raise ModelError("no model chosen: pick a checkpoint (.pt) or train one in the 'Label & retrain' widget")
-    from hsimin.train.loop import resolve_device
+    from hsimin.models.device import resolve_device
 
     dev = str(resolve_device(device))
     p = Path(os.fspath(path))
