@@ -25,7 +25,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -279,20 +279,44 @@ def _split(cfg: TrainConfig, pool: SampleSet, rasters: list[np.ndarray], n_lib: 
 
 
 # ------------------------------------------------------------------------------------------- model
-def init_backbone_from(model: nn.Module, checkpoint: str | os.PathLike) -> int:
-    """Copy the backbone weights of an hsimin checkpoint into ``model`` where names and shapes match
-    (``backbone.*`` / ``branches.*``; the head is left as it is). Returns the number of tensors copied;
-    :class:`ConfigError` if none fits."""
+def init_backbone_from(model: nn.Module, checkpoint: str | os.PathLike,
+                       class_names: Sequence[str] | None = None) -> dict:
+    """Start ``model`` from an hsimin checkpoint (``model.init_from``): its whole backbone, and, where the head is of
+    the same kind, the head rows of the classes both share.
+
+    The checkpoint's model gets :meth:`~hsimin.models.HSIModel.reset_classifier` to ``class_names`` (each of its
+    classes moved to its position there, the new ones freshly initialised), then its weights are loaded into
+    ``model``. Every backbone tensor must fit (same backbone, same band count), else :class:`ConfigError`
+    ("backbone does not fit") — a half-copied backbone would train from a silently odd start. A head of another
+    kind (``linear`` against ``dense``, say) is left as ``model`` has it.
+
+    Returns ``{"tensors": copied, "head": "carried" | "new", "classes_carried": n}``."""
     from ..models import load_model
-    src = load_model(checkpoint).model.state_dict()
+    loaded = load_model(checkpoint)
+    src_model = loaded.model
+    names = list(class_names) if class_names is not None else list(loaded.class_names)
     own = model.state_dict()
-    take = {k: v for k, v in src.items()
-            if k.startswith(("backbone.", "branches.")) and k in own and own[k].shape == v.shape}
-    if not take:
-        raise ConfigError("model.init_from: no backbone weight of the checkpoint fits this model (different "
-                          "backbone or band count)", path=checkpoint)
-    model.load_state_dict({**own, **take})
-    return len(take)
+    src_backbone = {k: v for k, v in src_model.state_dict().items() if not k.startswith("head.")}
+    own_backbone = {k: v for k, v in own.items() if not k.startswith("head.")}
+    misfit = sorted(k for k in own_backbone if k not in src_backbone or src_backbone[k].shape != own_backbone[k].shape)
+    extra_keys = sorted(set(src_backbone) - set(own_backbone))
+    if misfit or extra_keys:
+        raise ConfigError(f"model.init_from: the checkpoint's backbone does not fit this model (different backbone, "
+                          f"widths or band count; first differing tensor: {(misfit or extra_keys)[0]})",
+                          path=checkpoint)
+    keep = [names.index(c) if c in names else None for c in loaded.class_names]
+    state = {**own, **{k: src_backbone[k] for k in own_backbone}}
+    head_tensors = {}
+    if int(getattr(src_model.head, "num_outputs", -1)) == len(keep):
+        src_model.reset_classifier(len(names), keep=keep)
+        src_head = {k: v for k, v in src_model.state_dict().items() if k.startswith("head.")}
+        own_head = {k: v for k, v in own.items() if k.startswith("head.")}
+        if src_head.keys() == own_head.keys() and all(src_head[k].shape == own_head[k].shape for k in own_head):
+            head_tensors = src_head
+    state.update(head_tensors)
+    model.load_state_dict(state)
+    return {"tensors": len(own_backbone) + len(head_tensors), "head": "carried" if head_tensors else "new",
+            "classes_carried": sum(k is not None for k in keep) if head_tensors else 0}
 
 
 def _progress(cfg: TrainConfig, override: bool | None) -> bool | None:
@@ -370,8 +394,12 @@ def _train(cfg: TrainConfig, out: Path, progress, say) -> RunResult:
     model = create_model(spec)
     extra: dict = {}
     if cfg.model.init_from:
-        extra["init_tensors"] = init_backbone_from(model, cfg.model.init_from)
-        say(f"initialised {extra['init_tensors']} backbone tensors from {cfg.model.init_from}")
+        init = init_backbone_from(model, cfg.model.init_from, pool.class_names)
+        extra["init_tensors"] = init["tensors"]
+        extra["init_head"] = init["head"]
+        say(f"initialised {init['tensors']} tensors from {cfg.model.init_from} (backbone"
+            + (f"; head rows of {init['classes_carried']} shared classes)" if init["head"] == "carried" else
+               "; new head)"))
     prog = _progress(cfg, progress)
     augment = _batch_transform(build_augment(cfg.augment, pool.wavelengths), cfg.recipe, pool.wavelengths)
     unl = _unlabelled(cfg, wl_grid, fwhm_grid)
