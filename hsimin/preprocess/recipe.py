@@ -27,145 +27,26 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
 from ..core.errors import ConfigError, InputError
 from ..core.toml_text import parse_toml, toml_dumps
 from ..core.units import check_wavelengths
-from .bands import WATER_WINDOWS_NM, bad_band_keep, check_windows, window_keep, windows_mask
+from .bands import WATER_WINDOWS_NM, bad_band_keep, window_keep, windows_mask
 from .continuum import CONTINUUM_MODES, remove_continuum
 from .normalise import NORMALISE_METHODS, normalise_brightness
 from .savgol import NAN_POLICIES, SAVGOL_MODES, savgol_operator, smooth_savgol
+from .steps import (STEPS, Bands, Step, param_bool, param_choice, param_error, param_float, param_grid, param_int,
+                    param_windows, register_step)
 
 __all__ = ["BandWindow", "Bands", "ContinuumRemoval", "DropBadBands", "Normalise", "RECIPE_FORMAT_VERSION",
            "Recipe", "RemoveBands", "RemoveWaterBands", "Resample", "STEPS", "Savgol", "Step", "register_step"]
 
 RECIPE_FORMAT_VERSION = 1
 """Version of the serialised form; bumped only if an old file would be read differently."""
-
-
-class Bands(NamedTuple):
-    """The band set spectra are on: wavelengths (B,) nm, fwhm (B,) nm or None, bad_bands (B,) bool or None."""
-
-    wavelengths: np.ndarray
-    fwhm: np.ndarray | None = None
-    bad_bands: np.ndarray | None = None
-
-    def take(self, keep) -> "Bands":
-        """The subset ``keep`` (slice or indices) of every per-band array."""
-        return Bands(self.wavelengths[keep], None if self.fwhm is None else self.fwhm[keep],
-                     None if self.bad_bands is None else self.bad_bands[keep])
-
-
-STEPS: dict[str, type["Step"]] = {}
-"""Registered steps: name -> class."""
-
-
-def register_step(name: str):
-    """Class decorator: register a :class:`Step` subclass under ``name`` (its ``step`` key when serialised)."""
-
-    def deco(cls):
-        if name in STEPS and STEPS[name] is not cls:
-            raise ValueError(f"a recipe step named {name!r} is registered already ({STEPS[name].__name__})")
-        cls.name = name
-        STEPS[name] = cls
-        return cls
-
-    return deco
-
-
-# --------------------------------------------------------------------------- parameter coercion
-
-def _bad(step: str, param: str, msg: str) -> ConfigError:
-    return ConfigError(f"recipe step {step!r}: {param}: {msg}")
-
-
-def _as_int(step, param, v, lo=None) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise _bad(step, param, f"must be an integer, got {v!r}")
-    if float(v) != math.floor(float(v)) or not math.isfinite(float(v)):
-        raise _bad(step, param, f"must be an integer, got {v!r}")
-    v = int(v)
-    if lo is not None and v < lo:
-        raise _bad(step, param, f"must be >= {lo}, got {v}")
-    return v
-
-
-def _as_float(step, param, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise _bad(step, param, f"must be a number, got {v!r}")
-    v = float(v)
-    if not math.isfinite(v):
-        raise _bad(step, param, f"must be finite, got {v}")
-    return v
-
-
-def _as_choice(step, param, v, choices) -> str:
-    if not isinstance(v, str) or v not in choices:
-        raise _bad(step, param, f"must be one of {', '.join(map(repr, choices))}, got {v!r}")
-    return v
-
-
-def _as_bool(step, param, v) -> bool:
-    if not isinstance(v, (bool, np.bool_)):
-        raise _bad(step, param, f"must be true or false, got {v!r}")
-    return bool(v)
-
-
-def _as_windows(step, param, v) -> tuple[tuple[float, float], ...]:
-    try:
-        return check_windows(v, param)
-    except InputError as exc:
-        raise _bad(step, param, exc.message) from None
-
-
-def _as_grid(step, param, v, n=None) -> tuple[float, ...]:
-    try:
-        arr = np.asarray(v, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise _bad(step, param, "must be a list of numbers (nm)") from None
-    if arr.ndim != 1 or arr.size == 0:
-        raise _bad(step, param, f"must be a non-empty list of numbers (nm), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise _bad(step, param, "must hold finite numbers")
-    if n is not None and arr.size != n:
-        raise _bad(step, param, f"has {arr.size} values for {n} target bands")
-    return tuple(float(x) for x in arr)
-
-
-# --------------------------------------------------------------------------- steps
-
-@dataclass(frozen=True)
-class Step:
-    """One preprocessing step. Subclasses are frozen dataclasses registered with :func:`register_step`.
-
-    ``bands(b)`` returns the band set after the step; ``apply(spectra, b)`` returns the processed spectra
-    (..., B') for spectra (..., B) on band set ``b``. ``params()`` is the JSON-able parameter dict.
-    """
-
-    name: ClassVar[str] = ""
-
-    def bands(self, b: Bands) -> Bands:
-        return b
-
-    def apply(self, spectra: np.ndarray, b: Bands) -> np.ndarray:
-        raise NotImplementedError
-
-    def params(self) -> dict[str, Any]:
-        out = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, tuple):
-                v = [list(x) if isinstance(x, tuple) else x for x in v]
-            out[f.name] = v
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"step": self.name, **self.params()}
 
 
 @register_step("band_window")
@@ -177,10 +58,10 @@ class BandWindow(Step):
     hi_nm: float
 
     def __post_init__(self):
-        lo = _as_float(self.name, "lo_nm", self.lo_nm)
-        hi = _as_float(self.name, "hi_nm", self.hi_nm)
+        lo = param_float(self.name, "lo_nm", self.lo_nm)
+        hi = param_float(self.name, "hi_nm", self.hi_nm)
         if not lo < hi:
-            raise _bad(self.name, "hi_nm", f"must be above lo_nm ({lo:g}), got {hi:g}")
+            raise param_error(self.name, "hi_nm", f"must be above lo_nm ({lo:g}), got {hi:g}")
         object.__setattr__(self, "lo_nm", lo)
         object.__setattr__(self, "hi_nm", hi)
 
@@ -226,7 +107,7 @@ class RemoveBands(Step):
     windows: tuple = ()
 
     def __post_init__(self):
-        object.__setattr__(self, "windows", _as_windows(self.name, "windows", self.windows))
+        object.__setattr__(self, "windows", param_windows(self.name, "windows", self.windows))
 
     def _keep(self, b: Bands):
         keep = np.flatnonzero(~windows_mask(b.wavelengths, self.windows)) if self.windows else slice(None)
@@ -267,16 +148,16 @@ class Savgol(Step):
 
     def __post_init__(self):
         n = self.name
-        w = _as_int(n, "window_length", self.window_length, 1)
-        p = _as_int(n, "polyorder", self.polyorder, 0)
-        d = _as_int(n, "deriv", self.deriv, 0)
-        mode = _as_choice(n, "mode", self.mode, SAVGOL_MODES)
-        pol = _as_choice(n, "nan_policy", self.nan_policy, tuple(NAN_POLICIES))
-        per_nm = _as_bool(n, "per_nm", self.per_nm)
+        w = param_int(n, "window_length", self.window_length, 1)
+        p = param_int(n, "polyorder", self.polyorder, 0)
+        d = param_int(n, "deriv", self.deriv, 0)
+        mode = param_choice(n, "mode", self.mode, SAVGOL_MODES)
+        pol = param_choice(n, "nan_policy", self.nan_policy, tuple(NAN_POLICIES))
+        per_nm = param_bool(n, "per_nm", self.per_nm)
         if p >= w:
-            raise _bad(n, "polyorder", f"must be less than window_length ({w}), got {p}")
+            raise param_error(n, "polyorder", f"must be less than window_length ({w}), got {p}")
         if d > p:
-            raise _bad(n, "deriv", f"must be <= polyorder ({p}), got {d}")
+            raise param_error(n, "deriv", f"must be <= polyorder ({p}), got {d}")
         savgol_operator(w, p, d, 1.0, mode)  # any other problem scipy would find, now rather than later
         for k, v in (("window_length", w), ("polyorder", p), ("deriv", d), ("mode", mode), ("nan_policy", pol),
                      ("per_nm", per_nm)):
@@ -301,9 +182,9 @@ class ContinuumRemoval(Step):
     window: tuple | None = None
 
     def __post_init__(self):
-        object.__setattr__(self, "mode", _as_choice(self.name, "mode", self.mode, tuple(CONTINUUM_MODES)))
+        object.__setattr__(self, "mode", param_choice(self.name, "mode", self.mode, tuple(CONTINUUM_MODES)))
         if self.window is not None:
-            (lo, hi), = _as_windows(self.name, "window", [self.window])
+            (lo, hi), = param_windows(self.name, "window", [self.window])
             object.__setattr__(self, "window", (lo, hi))
 
     def params(self):
@@ -330,21 +211,21 @@ class Resample(Step):
 
     def __post_init__(self):
         n = self.name
-        wl = _as_grid(n, "target_wavelengths", self.target_wavelengths)
+        wl = param_grid(n, "target_wavelengths", self.target_wavelengths)
         try:
             check_wavelengths(wl, what="target_wavelengths")
         except Exception as exc:  # WavelengthError
-            raise _bad(n, "target_wavelengths", str(exc)) from None
+            raise param_error(n, "target_wavelengths", str(exc)) from None
         object.__setattr__(self, "target_wavelengths", wl)
         if self.target_fwhm is not None:
             fw = self.target_fwhm
             if np.ndim(fw) == 0:
                 fw = [fw] * len(wl)
-            fw = _as_grid(n, "target_fwhm", fw, len(wl))
+            fw = param_grid(n, "target_fwhm", fw, len(wl))
             if min(fw) <= 0:
-                raise _bad(n, "target_fwhm", "must be positive (nm)")
+                raise param_error(n, "target_fwhm", "must be positive (nm)")
             object.__setattr__(self, "target_fwhm", fw)
-        object.__setattr__(self, "use_source_fwhm", _as_bool(n, "use_source_fwhm", self.use_source_fwhm))
+        object.__setattr__(self, "use_source_fwhm", param_bool(n, "use_source_fwhm", self.use_source_fwhm))
 
     def bands(self, b):
         wl = np.array(self.target_wavelengths)
@@ -370,7 +251,7 @@ class Normalise(Step):
     method: str = "max"
 
     def __post_init__(self):
-        object.__setattr__(self, "method", _as_choice(self.name, "method", self.method, tuple(NORMALISE_METHODS)))
+        object.__setattr__(self, "method", param_choice(self.name, "method", self.method, tuple(NORMALISE_METHODS)))
 
     def apply(self, spectra, b):
         return normalise_brightness(spectra, self.method, b.wavelengths)

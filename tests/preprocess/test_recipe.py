@@ -127,7 +127,7 @@ def test_apply_cube_streams_blocks_equal_to_whole_array(rng):
 
 
 @pytest.mark.parametrize("d,match", [
-    ({"steps": [{"step": "smooth"}]}, r"step 1: unknown step 'smooth'; known steps: band_window"),
+    ({"steps": [{"step": "smooth"}]}, r"step 1: unknown step 'smooth'; known steps: absorbance, band_window"),
     ({"steps": [{"step": "band_window", "lo_nm": 1000, "hi_nm": 2500}, {"step": "savgol", "window_length": 5,
                                                                         "polyorder": 5}]},
      r"step 2 \(savgol\): polyorder: must be less than window_length"),
