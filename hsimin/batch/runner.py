@@ -269,12 +269,11 @@ class _RunState:
         self.doc["summary"] = counts
 
     def save(self) -> None:
-        from ..io.atomic import atomic_output
+        from ..io.writers import write_text
         with self.lock:
             self._summarise()
             text = json.dumps(self.doc, indent=1, default=str, allow_nan=False)
-            with atomic_output(self.out / RUN_FILE, overwrite=True) as tmp:
-                tmp.write_text(text + "\n", encoding="utf-8")
+            write_text(self.out / RUN_FILE, text + "\n", overwrite=True)
 
     def try_save(self) -> HsiminError | None:
         """:meth:`save`, returning its error instead of raising it (a full disk must not stop the loop that

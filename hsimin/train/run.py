@@ -16,12 +16,11 @@ metrics -> the run folder:
 ``ssl_history.json`` SimCLR loss per epoch (when ``[ssl] enabled``)
 ==================  ===========================================================================================
 
-Files are written atomically through :func:`hsimin.io.atomic_output`. The split's description is printed, and
-for random splits it reads ``random pixel split: optimistic``.
+Files are written atomically through :mod:`hsimin.io.writers` (JSON with NaN as null). The split's description
+is printed, and for random splits it reads ``random pixel split: optimistic``.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,12 +36,11 @@ from ..data.datasets import TensorSamples
 from ..data.samples import SampleSet, concat_samples, cube_samples, library_samples, unlabelled_samples
 from ..data.splits import (OPTIMISTIC_NOTE, group_split, mask_membership, min_gap, random_split,
                            spatial_block_split)
-from ..io.atomic import atomic_output
+from ..io.writers import save_figure, write_json, write_text
 from .config import TrainConfig, config_to_json, config_to_toml
 from .dann import train_dann
 from .loop import fit, predict_samples, seed_everything
 from .metrics import classification_metrics, confusion_csv, per_class_csv
-from ..io.writers import save_figure
 from .plots import plot_confusion, plot_history
 from .ssl import pretrain_simclr
 
@@ -62,21 +60,6 @@ class RunResult:
     class_names: tuple[str, ...]
     wavelengths: np.ndarray
     extra: dict = field(default_factory=dict)
-
-
-def _write_text(path: Path, text: str) -> None:
-    with atomic_output(path, overwrite=True) as tmp:
-        Path(tmp).write_text(text, encoding="utf-8")
-
-
-def _json(obj) -> str:
-    def default(o):
-        if isinstance(o, (np.integer, np.floating)):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        raise TypeError(f"not JSON-able: {type(o).__name__}")
-    return json.dumps(obj, indent=2, default=default, allow_nan=True)
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -420,7 +403,7 @@ def _train(cfg: TrainConfig, out: Path, progress, say) -> RunResult:
                               lr=cfg.ssl.lr, temperature=cfg.ssl.temperature, proj_dim=cfg.ssl.proj_dim,
                               seed=cfg.seed, device=cfg.device, progress=prog, deterministic=cfg.deterministic)
         extra["ssl_history"] = res.history
-        _write_text(out / "ssl_history.json", _json(res.history))
+        write_json(res.history, out / "ssl_history.json", overwrite=True)
         say(f"SimCLR pretraining: {cfg.ssl.epochs} epochs on {ssl_x.shape[0]} unlabelled samples, final loss "
             f"{res.history[-1]['loss']:.3f}")
     o = cfg.optim
@@ -463,12 +446,12 @@ def _train(cfg: TrainConfig, out: Path, progress, say) -> RunResult:
                                "test_metrics": {k: test_metrics[k] for k in ("oa", "aa", "kappa", "n")},
                                "best_epoch": result.best_epoch, "train_config": cfg.to_dict()})
     metrics["model_hash"] = digest
-    _write_text(out / "config.toml", config_to_toml(cfg))
-    _write_text(out / "config.json", config_to_json(cfg))
-    _write_text(out / "history.json", _json(result.history))
-    _write_text(out / "metrics.json", _json(metrics))
-    _write_text(out / "per_class.csv", per_class_csv(test_metrics))
-    _write_text(out / "confusion.csv", confusion_csv(test_metrics))
+    write_text(out / "config.toml", config_to_toml(cfg), overwrite=True)
+    write_text(out / "config.json", config_to_json(cfg), overwrite=True)
+    write_json(result.history, out / "history.json", overwrite=True)
+    write_json(metrics, out / "metrics.json", overwrite=True)
+    write_text(out / "per_class.csv", per_class_csv(test_metrics), overwrite=True)
+    write_text(out / "confusion.csv", confusion_csv(test_metrics), overwrite=True)
     title = f"{summary['kind']} split" + (f" — {OPTIMISTIC_NOTE}" if metrics["optimistic"] else "")
     save_figure(plot_history(result.history, title=title), out / "curves.png", overwrite=True)
     save_figure(plot_confusion(test_metrics["confusion"], pool.class_names,
