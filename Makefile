@@ -31,11 +31,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) scripts/demo.py --out $(DEMO_OUT)
 
-test: $(STAMP)
+test: lint
 	$(GUI_RUN) $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+# The layer contracts (import-linter) and ruff's error checks; `make test` runs this first, so a broken contract
+# or an unused import fails the build.
+LINT_PATHS := hsimin plugins tests scripts benchmarks
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check --quiet $(LINT_PATHS)
 
 # Every benchmark, one after the other (about 45 minutes on 2 cores; results in benchmarks/results/*.json).
 # `make bench BENCHES="io_bench preprocess_bench"` runs some. Run them on a quiet machine: they time the peers

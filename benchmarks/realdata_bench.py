@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 import hsimin  # noqa: E402
 from hsimin.classical.agreement import compare_answers  # noqa: E402
-from hsimin.core.vocabulary import answer_group, tsa_mineral  # noqa: E402
+from hsimin.core.vocabulary import answer_group  # noqa: E402
 from hsimin.io.tsg import tsa_results  # noqa: E402
 from hsimin.samples import HYLOGGER_SETS, hylogger_path  # noqa: E402
 
@@ -179,7 +179,6 @@ def _folds(samples, k: int, seed: int = 0):
 
 def library_tests(quick: bool) -> dict:
     """Leave-sample-out accuracy (clean and SNR 200) and the leave-mineral-out open-set rate, per method."""
-    from hsimin.classical.interpretation import build_interpreter, library_matcher
     from hsimin.classical.references import reference_library
     from hsimin.classical.swir import SwirInterpreter
     from hsimin.preprocess.resample import resample

@@ -147,7 +147,7 @@ def _write_tsg(folder: Path, spectra: np.ndarray, *, start_nm: float = 380.0, en
     tsg = folder / f"{stem}.tsg"
     tsg.write_text("\n".join(lines) + extra_sections, encoding="cp1252")
     plane2 = np.full((N, B), -3.4e38, np.float32)
-    for i, (name, vals) in enumerate(scalars.items()):
+    for i, vals in enumerate(scalars.values()):
         v = np.asarray(vals, np.float64)
         plane2[:, i] = np.where(np.isfinite(v), v, -3.4e38)
     planes = [np.where(np.isfinite(X), X, np.float32(-3.4e38)).astype(np.float32)]

@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMPY_SIDE = ["hsimin", "hsimin.core", "hsimin.io", "hsimin.preprocess", "hsimin.classical", "hsimin.samples",

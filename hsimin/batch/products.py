@@ -90,7 +90,7 @@ def write_report_html(out, session: Session, run: dict, holes: dict[str, dict]) 
             (", with tray artefact spectra" if clf.get("artefacts") else "") + ")"
     parts = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
              f"<title>hsimin batch report: {_e(Path(session.source).name)}</title><style>{_CSS}</style></head><body>",
-             f"<h1>hsimin batch report</h1>",
+             "<h1>hsimin batch report</h1>",
              "<table class='meta'>",
              f"<tr><td>session</td><td>{_e(session.source)} ({_e(session.kind)}, {len(trays)} trays, "
              f"{len(session.holes())} holes)</td></tr>",
@@ -98,9 +98,9 @@ def write_report_html(out, session: Session, run: dict, holes: dict[str, dict]) 
              f"<tr><td>config hash</td><td><code>{_e(run.get('config_hash'))}</code></td></tr>",
              f"<tr><td>hsimin</td><td>{_e((run.get('versions') or {}).get('hsimin'))}</td></tr>",
              f"<tr><td>started</td><td>{_e(run.get('started'))}</td></tr>",
-             f"<tr><td>trays</td><td>" + ", ".join(f"{_e(v)} {_e(k)}" for k, v in sorted(summary.items()))
+             "<tr><td>trays</td><td>" + ", ".join(f"{_e(v)} {_e(k)}" for k, v in sorted(summary.items()))
              + "</td></tr>",
-             f"<tr><td>run file</td><td><a href='run.json'>run.json</a></td></tr>", "</table>"]
+             "<tr><td>run file</td><td><a href='run.json'>run.json</a></td></tr>", "</table>"]
     failed = [t for t in trays if t.get("status") == "failed"]
     if failed:
         parts.append("<h2>Failed trays</h2><table><tr><th>hole</th><th>tray</th><th>source</th><th>error</th></tr>")

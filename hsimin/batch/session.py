@@ -282,7 +282,7 @@ def read_manifest(path: str | os.PathLike) -> Session:
                               f"separator {delim!r}")
         if len(row) < len(header):
             row = row + [""] * (len(header) - len(row))
-        get = lambda name: row[col[name]].strip() if name in col else ""  # noqa: E731
+        get = lambda name, row=row: row[col[name]].strip() if name in col else ""
         hole, tray, raw_path = get("hole_id"), get("tray_id"), get("path")
         if not hole or not tray:
             raise ConfigError(f"{where}: empty hole_id or tray_id")

@@ -200,7 +200,7 @@ def _parse_class(name: str, lines: list[tuple[int, str]], path: Path) -> tuple[i
     except (IndexError, ValueError):
         raise HeaderError(f"section [{name}] is not '[class N]'", path=path) from None
     title, labels = "", {}
-    for lineno, s in lines:
+    for _lineno, s in lines:
         if "=" in s and not s.split("=", 1)[0].strip().isdigit():
             k, v = s.split("=", 1)
             if k.strip().lower() == "name":

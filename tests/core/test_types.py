@@ -27,7 +27,7 @@ def test_cube_validates_shapes():
 def test_cube_is_frozen_and_load_gives_ndarray():
     rng = np.random.default_rng(1)
     c = _cube(rng)
-    with pytest.raises(Exception):
+    with pytest.raises(AttributeError):   # dataclasses.FrozenInstanceError
         c.data = None
     loaded = c.load()
     assert isinstance(loaded.data, np.ndarray) and loaded.data.flags.c_contiguous

@@ -37,7 +37,7 @@ def test_patches_match_numpy_pad(mode, k):
     before, after = k // 2, k - 1 - k // 2
     padded = np.pad(np.asarray(cube.data), ((before, after), (before, after), (0, 0)), mode=mode)
     assert s.x.shape == (42, k, k, 3)
-    for (src, r, c), x in zip(s.coords, s.x):
+    for (_src, r, c), x in zip(s.coords, s.x):
         assert np.array_equal(x, padded[r:r + k, c:c + k])
         assert np.array_equal(x[k // 2, k // 2], np.asarray(cube.data)[r, c])   # centre = the labelled pixel
 

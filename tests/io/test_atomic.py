@@ -5,6 +5,11 @@ import pytest
 
 from hsimin.core import OutputError, OutputExistsError
 from hsimin.io.atomic import atomic_output, atomic_outputs, check_output_path
+import errno
+from hsimin.core import DiskFullError
+from hsimin.io import atomic as atomic_mod
+from hsimin.io.atomic import (check_not_input, check_output_folder, ensure_space, is_temp_of, output_error,
+                              output_group, temp_prefix)
 
 
 def test_success_renames_into_place(tmp_path):
@@ -61,12 +66,7 @@ def test_multi_file_renames_in_order_and_all_or_nothing(tmp_path):
 
 # --------------------------------------------------------------------------------------------- robustness (issue 14)
 
-import errno
 
-from hsimin.core import DiskFullError
-from hsimin.io import atomic as atomic_mod
-from hsimin.io.atomic import (check_not_input, check_output_folder, ensure_space, is_temp_of, output_error,
-                              output_group, temp_prefix)
 
 
 @pytest.mark.parametrize("length", [241, 250, 255])

@@ -14,6 +14,8 @@ from hsimin.core import (Cube, FormatError, HeaderError, OutputError, OutputExis
 from hsimin.io import open_cube
 from hsimin.io.envi import (EnviLazyArray, inspect_envi, open_envi, parse_envi_header, sniff_envi,
                             write_envi_cube)
+import subprocess
+import sys
 
 WL_NM = np.linspace(1000.0, 2500.0, 12)
 
@@ -460,8 +462,6 @@ def test_header_values_cannot_break_the_header(tmp_path, rng):
 
 # --------------------------------------------------------------------------------------------- faults (issue 14)
 
-import subprocess
-import sys
 
 
 @pytest.mark.timeout(60)

@@ -17,6 +17,10 @@ from hsimin.testing import SeededLazyCube
 from hsimin.io.hdf5 import (SCHEMA_VERSION, HDF5CubeArray, list_maps_hdf5, open_hdf5, read_arrays_hdf5,
                             read_map_hdf5, sniff_hdf5, write_arrays_hdf5, write_cube_hdf5, write_hdf5,
                             write_map_hdf5)
+import errno
+import sys
+from hsimin.core import DiskFullError
+from hsimin.io import hdf5_guard
 
 SEED = 20260102
 
@@ -453,11 +457,7 @@ def test_bad_wavelengths_in_schema_file_is_header_error(tmp_path):
 
 # --------------------------------------------------------------------------- faults (issue 14)
 
-import errno
-import sys
 
-from hsimin.core import DiskFullError
-from hsimin.io import hdf5_guard
 
 
 class _FillingDisk:

@@ -156,7 +156,7 @@ def test_map_png_colours_and_legend(tmp_path):
     mm = _map(rng)
     with_legend = save_map_png(mm, tmp_path / "legend.png", title="DDH042 T07")
     without = save_map_png(mm, tmp_path / "plain.png", legend=False)
-    (w1, h1), (w2, h2) = _png_size(with_legend), _png_size(without)
+    (w1, _), (w2, _) = _png_size(with_legend), _png_size(without)
     assert w1 > w2 + 50  # the legend sits beside the map
     cols = {tuple(c) for c in np.asarray(Image.open(with_legend).convert("RGB")).reshape(-1, 3)}
     kaolinite, calcite, chlorite = (tuple(int(v) for v in c) for c in class_colors(mm.classes))

@@ -9,6 +9,8 @@ import torch
 from hsimin.core.errors import (InputError, ModelError, OutputExistsError, UnsafeCheckpointError,
                                 WavelengthError)
 from hsimin.models import FORMAT, create_model, load_model, model_hash, save_model
+import zipfile
+import hsimin.models.checkpoint as checkpoint_mod
 
 torch.set_num_threads(1)
 BANDS = 6
@@ -181,9 +183,7 @@ def test_model_hash_tracks_values_not_layout():
 
 # --------------------------------------------------------------------------------------------- hostile files (issue 14)
 
-import zipfile
 
-import hsimin.models.checkpoint as checkpoint_mod
 
 
 def _resave(path, edit):

@@ -345,7 +345,7 @@ class SpectrumInspector(Container):
         wl_all = [p.wavelengths for p in shown]
         lo = min((float(w.min()) for w in wl_all), default=1000.0)
         hi = max((float(w.max()) for w in wl_all), default=2500.0)
-        for i, ax in enumerate(axes):
+        for ax in axes:
             ax.set_xlim(lo, hi)
             ax.tick_params(labelsize=8)
         ax_cr.set_xlabel("wavelength (nm)")

@@ -4,12 +4,9 @@ model is least sure about as the next ones to label (active learning). The loop 
 :func:`hsimin.train.retrain_from_labels`; this widget paints, shows and calls it."""
 from __future__ import annotations
 
-import os
 import tempfile
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label, ProgressBar, PushButton,
