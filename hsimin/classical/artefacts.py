@@ -1,11 +1,19 @@
 """Tray-artefact screen: is a pixel tray (plastic, wood, cardboard, metal) rather than rock?
 
 A classifier trained on minerals only has no answer "this is the tray": the black plastic floor of a core tray
-gets its nearest mineral (for hsimin's shipped model, biotite) and would count as core. The screen compares
-every pixel with the real USGS spectra of tray materials (``usgs_artefacts``) and with USGS splib07 spectra
-of the classifier's minerals, by spectral angle over the identification range; a pixel closer to an artefact
-than to every mineral is tray. ``hsimin batch`` and ``hsimin classify`` apply it to models without artefact
-classes.
+gets its nearest mineral and would count as core. The screen compares every pixel with the real USGS spectra of
+tray materials (``usgs_artefacts``) and with USGS splib07 spectra of the classifier's minerals over the
+identification range; a pixel closer to an artefact than to every mineral is tray. ``hsimin batch`` and
+``hsimin classify`` apply it to models without artefact classes.
+
+What is compared is the *absorption features*, not the reflectance: the spectral angle between continuum-removed
+absorbances ``-ln(CR)``, with the cores of the molecular-water bands (1380-1480, 1880-2020 nm) left out. A tray
+material is told from a rock by what absorbs (the C-H overtones and combinations of polymers near 1730 and
+2310 nm, the cellulose band of wood and cardboard near 2100 nm), whereas the angle between raw reflectance
+spectra is set mostly by the continuum (brightness slope, grain size, iron and dark coatings), which says
+nothing about the material: there a bright, flat rock (a marble, a calcite or gypsum chip) is closer to white
+plastic than to the curved continuum of a lab powder of its own mineral. Water is left out because rock and
+wood both hold it, in amounts that say how wet the tray is, not what the material is.
 """
 from __future__ import annotations
 
@@ -15,6 +23,8 @@ import numpy as np
 
 from ..core.types import Cube
 from ..core.vocabulary import ARTEFACT_CLASSES, NON_MINERAL_CLASSES
+from ..preprocess.continuum import remove_continuum
+from .swir import WATER_CORES_NM
 
 __all__ = ["ARTEFACTS", "ArtefactScreen", "NOT_CORE_CLASSES", "has_artefact_classes", "screen_cube"]
 
@@ -34,10 +44,12 @@ class ArtefactScreen:
     """Is a pixel tray rather than rock? For models that have no artefact classes (a black plastic tray floor
     would otherwise be called its nearest mineral, e.g. biotite, and count as core).
 
-    The spectral angle of every valid pixel to the ``usgs_artefacts`` spectra (plastics, wood, cardboard, metal)
-    and to USGS splib07 spectra of the model's minerals (at most 12 per mineral), on at most 40 bands of the
-    identification range (1300-2480 nm): a pixel closer to an artefact than to every mineral is tray. One matrix
-    product per chunk of pixels: about 5 % of a tray's time."""
+    The spectral angle between the absorption features (continuum-removed absorbance, water-band cores left out;
+    see the module docstring) of every valid pixel and those of the ``usgs_artefacts`` spectra (plastics, wood,
+    cardboard, metal) and of USGS splib07 spectra of the model's minerals and of the default SWIR minerals
+    (:data:`hsimin.classical.references.CORE_SWIR_MINERALS`; at most 12 per mineral), on at most 40
+    bands of the identification range (1300-2480 nm): a pixel closer to an artefact than to every mineral is
+    tray. One continuum removal and one matrix product per chunk of pixels."""
 
     def __init__(self, wavelengths, fwhm, bad_bands, minerals):
         from .defaults import DEFAULT_FIT_RANGE_NM
@@ -51,11 +63,14 @@ class ArtefactScreen:
         idx = idx[::max(1, -(-idx.size // SCREEN_MAX_BANDS))]
         wl = np.asarray(wavelengths, np.float64)[idx]
         fw = None if fwhm is None else np.asarray(fwhm, np.float64)[idx]
-        names = sorted({normalise_name(m) for m in minerals} - NOT_CORE_CLASSES)
-        # the one reference library (hsimin.classical.references), cut to the model's minerals, and all four tray
-        # materials; both resampled to the screen's bands
+        # the one reference library (hsimin.classical.references): the model's minerals and every default SWIR
+        # mineral (the question is "tray or rock?", and rock may hold a mineral the model has no class for: talc's
+        # MgOH band at 2310 nm sits on the C-H band of polyethylene, so a talc pixel compared with a model's
+        # kaolinite, mica and calcite alone would read as plastic), and all four tray materials; both resampled
+        # to the screen's bands
         from ..preprocess.resample import resample_library
-        from .references import reference_library
+        from .references import CORE_SWIR_MINERALS, reference_library
+        names = sorted(({normalise_name(m) for m in minerals} | set(CORE_SWIR_MINERALS)) - NOT_CORE_CLASSES)
         try:
             rock = reference_library(names, artefacts=False) if names else None
         except LibraryError:
@@ -74,8 +89,12 @@ class ArtefactScreen:
         lib = prepare_library(lib, wl, fw)
         is_art = np.array([m in ARTEFACTS for m in lib.minerals])
         order = np.argsort(is_art, kind="stable")                       # rock first, artefacts last
-        R = np.asarray(lib.spectra, np.float64)[order]
-        R /= np.linalg.norm(R, axis=1, keepdims=True)
+        self.wavelengths = wl
+        self.dry = np.ones(wl.size, bool)                                # bands outside the water-band cores
+        for lo, hi in WATER_CORES_NM:
+            self.dry &= ~((wl >= lo) & (wl <= hi))
+        R = self.features(np.asarray(lib.spectra, np.float64)[order])
+        R /= np.maximum(np.linalg.norm(R, axis=1, keepdims=True), 1e-12)
         self.refs = np.ascontiguousarray(R.T, dtype=np.float32)          # (b, N)
         self.n_rock = int((~is_art).sum())
         step = np.diff(idx)
@@ -86,13 +105,22 @@ class ArtefactScreen:
         """(n,) bool: True where a pixel (n, B) of reflectance is closer to an artefact than to any mineral."""
         return self.screen(pixels[:, self.bands])
 
+    def features(self, X: np.ndarray) -> np.ndarray:
+        """(n, b) absorption features of reflectance on :attr:`bands`: ``-ln(CR)`` (upper convex hull), 0 in the
+        water-band cores and where the reflectance is not positive."""
+        X = np.asarray(X, np.float64)
+        cr = remove_continuum(np.where(X > 0, X, 1e-4), self.wavelengths)
+        A = -np.log(np.clip(np.nan_to_num(cr, nan=1.0), 1e-3, None))
+        A[:, ~self.dry] = 0.0
+        return A
+
     def screen(self, X: np.ndarray) -> np.ndarray:
         """:meth:`__call__` for pixels already cut to :attr:`bands`."""
         out = np.zeros(X.shape[0], bool)
         k = self.n_rock
         for i in range(0, X.shape[0], SCREEN_CHUNK):
             # cosines up to the pixel's norm, which does not change the ordering
-            C = np.ascontiguousarray(X[i:i + SCREEN_CHUNK], dtype=np.float32) @ self.refs
+            C = np.ascontiguousarray(self.features(X[i:i + SCREEN_CHUNK]), dtype=np.float32) @ self.refs
             out[i:i + SCREEN_CHUNK] = C[:, k:].max(axis=1) > C[:, :k].max(axis=1)
         return out
 

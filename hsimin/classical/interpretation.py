@@ -34,7 +34,7 @@ from .swir import ASPECTRAL, STATUS_ASPECTRAL, STATUS_OK, STATUS_UNKNOWN, UNKNOW
 from .vnir import VnirInterpreter
 
 __all__ = ["DEFAULT_RANGE", "Interpretation", "Interpreter", "RANGES", "answers_summary", "build_interpreter",
-           "interpret_cube", "library_matcher", "map_minerals"]
+           "interpret_cube", "library_matcher", "map_minerals", "swir_aspectral", "swir_status", "swir_status_cube"]
 
 RANGES = ("swir", "vnir")
 DEFAULT_RANGE = "swir"
@@ -208,6 +208,51 @@ class _Banded:
 
     def interpret(self, X):
         return self.engine.interpret(np.asarray(X)[:, self.idx])
+
+
+def swir_status(spectra: ArrayLike, wavelengths: ArrayLike, fwhm: ArrayLike | None = None,
+                bad_bands: ArrayLike | None = None, *, exclude_samples: Sequence[str] = (),
+                chunk: int = 20000) -> np.ndarray:
+    """(n,) int8 status of the SWIR answer of spectra (n, B) of reflectance, exactly as ``hsimin identify`` decides
+    it (:class:`hsimin.classical.swir.SwirInterpreter`): 0 a mineral explains the features, 1 unknown (features,
+    not explained; also a non-finite or non-positive band), 2 aspectral (no diagnostic feature over 2080-2460 nm
+    deep enough for the spectrum's noise)."""
+    interp = build_interpreter(np.asarray(wavelengths, np.float64), fwhm, bad_bands, ranges=("swir",),
+                               features=False, exclude_samples=tuple(exclude_samples))
+    X = np.asarray(spectra, np.float32)
+    out = np.full(len(X), STATUS_UNKNOWN, np.int8)
+    for i in range(0, len(X), int(chunk)):
+        out[i:i + chunk] = interp.answer(X[i:i + chunk])["swir_status"]
+    return out
+
+
+def swir_aspectral(spectra: ArrayLike, wavelengths: ArrayLike, fwhm: ArrayLike | None = None,
+                   bad_bands: ArrayLike | None = None, *, exclude_samples: Sequence[str] = (),
+                   chunk: int = 20000) -> np.ndarray:
+    """(n,) bool: the SWIR answer's aspectral test (:func:`swir_status` == 2). Labels the training spectra of
+    :mod:`hsimin.train.simulated`."""
+    return swir_status(spectra, wavelengths, fwhm, bad_bands, exclude_samples=exclude_samples,
+                       chunk=chunk) == STATUS_ASPECTRAL
+
+
+def swir_status_cube(cube: Cube, *, lines: int | None = None) -> np.ndarray:
+    """(H, W) int8: :func:`swir_status` of every valid pixel of ``cube`` (in ``cube.mask``, finite), streamed in
+    line blocks; -1 elsewhere. Raises :class:`~hsimin.core.errors.WavelengthError` when the cube has no SWIR
+    bands to interpret. The aspectral gate of :func:`hsimin.predict.classify_cube`."""
+    from ..core.blocks import iter_blocks
+    build_interpreter(cube.wavelengths, cube.fwhm, cube.bad_bands, ranges=("swir",), features=False)  # bands ok?
+    H, W, B = cube.shape
+    out = np.full((H, W), -1, np.int8)
+    for block in iter_blocks(cube, **({} if lines is None else {"lines": lines})):
+        X = np.asarray(block.data, np.float32).reshape(-1, B)
+        ok = np.isfinite(X).all(axis=1)
+        if block.mask is not None:
+            ok &= np.asarray(block.mask).reshape(-1)
+        flat = np.full(X.shape[0], -1, np.int8)
+        if ok.any():
+            flat[ok] = swir_status(X[ok], cube.wavelengths, cube.fwhm, cube.bad_bands)
+        out[block.rows] = flat.reshape(-1, W)
+    return out
 
 
 @dataclass

@@ -146,5 +146,7 @@ def cmd_classify(args) -> int:
         raise InputError("nothing to write", path=args.output)
     print(f"wrote {', '.join(str(w) for w in written)} ({done} of {n} pixels classified"
           + (f", {unknown} below --threshold" if unknown else "")
-          + (f", {screened} screened out as tray" if screened else "") + f"; {len(mm.classes)} classes)")
+          + (f", {screened} screened out as tray" if screened else "")
+          + (f", {res.gated['to_unknown']} unknown to the library" if res.gated and res.gated["to_unknown"] else "")
+          + f"; {len(mm.classes)} classes)")
     return EXIT_OK

@@ -1,8 +1,9 @@
 """The pretrained default model shipped with hsimin (``hsimin classify --model default``).
 
-``weights/default_swir.pt`` is a pixel classifier for SWIR core scans (1000-2500 nm), trained by
-``hsimin train configs/default_model.toml`` on USGS splib07 spectra with the samples of the bundled sample tray
-held out; ``weights/README.md`` says how it was made and how accurate it is.
+``weights/default_swir.pt`` is a pixel classifier for SWIR core scans (1300-2480 nm on the HyLogger band grid; other
+cubes are resampled), trained by ``hsimin train configs/default_model.toml`` on scanner-like spectra simulated from
+USGS splib07 spectra (:mod:`hsimin.train.simulated`) with the samples of the bundled sample tray held out;
+``weights/README.md`` says how it was made and how accurate it is.
 """
 from __future__ import annotations
 

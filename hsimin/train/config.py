@@ -28,6 +28,8 @@ Sections (every key optional unless marked; see ``configs/example_train.toml``):
     path = "tray.hdr", labels = "tray_labels.h5", group = "hole-A"   # group default: the tray id
     [[data.unlabelled]]           # unlabelled cubes for [ssl] pretraining and the [dann] target domain
     path = "other_tray.hdr", n = 5000
+    [[data.simulated]]            # scanner-like spectra simulated from a library (hsimin.train.simulated)
+    n = 60000, fwhm = [9.0, 11.0, 13.0], params = {max_dilution = 0.9}
 
     [recipe]                      # hsimin.preprocess.Recipe.from_dict(...): the same steps at inference
     [model]                       # hsimin.models.create_model spec; in_bands, num_outputs, patch_size filled in
@@ -219,6 +221,7 @@ class DataConfig:
     cubes: tuple[CubeSource, ...] = ()
     unlabelled: tuple[UnlabelledSource, ...] = ()
     grid: GridConfig | None = None
+    simulated: tuple = ()          # hsimin.train.simulated.SimulatedSource, one per [[data.simulated]]
     patch_size: int = 1
     pad_mode: str = "reflect"
     max_per_class: int | None = None
@@ -383,15 +386,18 @@ def _data(t: _Table, base: Path) -> DataConfig:
         unl.append(UnlabelledSource(_path(x, "path", base), _int(x, "n", 5000, minimum=1)))
         x.done()
     grid = _grid(_Table(t.get("grid"), t.key("grid")), base) if t.has("grid") else None
-    out = DataConfig(tuple(libs), tuple(cubes), tuple(unl), grid,
+    from .simulated import parse_simulated
+    sims = tuple(parse_simulated(x.d, x.where) for x in _list_of_tables(t, "simulated"))
+    out = DataConfig(tuple(libs), tuple(cubes), tuple(unl), grid, simulated=sims,
                      patch_size=_int(t, "patch_size", 1, minimum=1),
                      pad_mode=_str(t, "pad_mode", "reflect", choices=("reflect", "edge", "symmetric", "constant")),
                      max_per_class=_int(t, "max_per_class", None, minimum=1, optional=True),
                      classes=_strs(t, "classes"),
                      min_groups_per_class=_int(t, "min_groups_per_class", 1, minimum=1))
     t.done()
-    if not libs and not cubes:
-        raise ConfigError(f"{t.where}: no training data; add [[data.library]] or [[data.cube]] sources")
+    if not libs and not cubes and not sims:
+        raise ConfigError(f"{t.where}: no training data; add [[data.library]], [[data.cube]] or [[data.simulated]] "
+                          "sources")
     return out
 
 

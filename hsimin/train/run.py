@@ -349,6 +349,9 @@ def _train(cfg: TrainConfig, out: Path, progress, say) -> RunResult:
     seed_everything(cfg.seed)
     wl_grid, fwhm_grid = _grid(cfg)
     lib_sets = _library_sets(cfg, wl_grid, fwhm_grid)
+    if cfg.data.simulated:
+        from .simulated import simulated_sets
+        lib_sets += simulated_sets(cfg, wl_grid, fwhm_grid)
     cube_sets, rasters = _cube_sets(cfg, wl_grid, fwhm_grid)
     try:
         pool = concat_samples(lib_sets + cube_sets, class_names=cfg.data.classes)

@@ -24,18 +24,23 @@ def test_checkpoint_is_small_and_plain(shipped):
 
 
 def test_it_describes_how_it_was_made(shipped):
-    assert set(TRAY_MINERALS) <= set(shipped.class_names)
+    assert set(TRAY_MINERALS) <= set(shipped.class_names) and "aspectral" in shipped.class_names
     assert shipped.patch_size == 1 and shipped.spec["backbone"]["name"] == "fastspec"
     steps = [s["step"] for s in shipped.recipe["steps"]]
-    assert steps == ["band_window", "continuum_removal"]
+    assert steps == ["band_window", "continuum_removal", "absorbance", "remove_bands"]
     cfg = shipped.extra["train_config"]
-    assert cfg["data"]["libraries"][0]["exclude_sample_tray"] is True      # the tray's samples were held out
-    assert cfg["data"]["grid"]["sample_tray"] is True
-    assert shipped.extra["split"]["kind"] == "group"
+    sim = cfg["data"]["simulated"][0]
+    assert sim["exclude_sample_tray"] is True and sim["aspectral_test"] is True   # the tray's samples left out
+    assert cfg["data"]["grid"]["step"] == 4.0 and cfg["data"]["grid"]["fwhm"] == 11.0   # the HyLogger grid
+    assert shipped.extra["split"]["kind"] == "random"        # every library sample trains; see the README
+    wl = shipped.wavelengths
+    assert wl.min() >= 1300 and wl.max() <= 2480
+    assert not ((wl >= 1880) & (wl <= 2020)).any()          # the water-band cores are no input
 
 
 def test_brightness_and_slope_do_not_change_the_answer(shipped):
-    """The recipe's continuum removal cancels a brightness factor exactly and a continuum slope nearly."""
+    """The recipe's continuum removal cancels a brightness factor exactly (resampling is linear) and a continuum
+    slope nearly."""
     cube = hsimin.open_cube(tray_path())
     block = np.asarray(cube.data[100:140])
     base = predict_cube(hsimin.Cube(block, cube.wavelengths, cube.fwhm), shipped)
@@ -51,7 +56,7 @@ def test_it_labels_the_bundled_tray(shipped):
     cube = hsimin.open_cube(tray_path())
     truth = hsimin.open_map(truth_path())
     mm = predict_cube(cube, shipped)
-    assert not mm.provenance["bands"]["resampled"]
+    assert mm.provenance["bands"]["resampled"]               # the tray's 270 bands onto the model's HyLogger grid
     sel = truth.labels >= 0
     want = np.asarray(truth.classes, dtype=object)[truth.labels[sel]]
     got = np.asarray(mm.classes, dtype=object)[mm.labels[sel]]
