@@ -57,9 +57,11 @@ def register(subparsers) -> None:
                         "plastic trays need about 0.15)")
     p.add_argument("--no-artefact-screen", dest="artefact_screen", action="store_false",
                    help="do not screen out tray artefacts. By default, for a model without artefact classes (the "
-                        "shipped one has none), pixels whose spectrum is closer to a USGS tray material (plastic, "
-                        "wood, cardboard, metal) than to every USGS spectrum of the model's minerals are left "
-                        "unclassified instead of getting their nearest mineral (hsimin.classical.artefacts)")
+                        "shipped one has none), pixels closer to a USGS tray material (plastic, wood, cardboard, "
+                        "metal) than to every USGS spectrum of rock (the model's minerals, the common SWIR "
+                        "minerals, the SWIR-inactive ones) are left unclassified instead of getting their nearest "
+                        "mineral: by absorption features, or by reflectance where the pixel has no feature above "
+                        "its noise (hsimin.classical.artefacts)")
     p.add_argument("--no-envi", action="store_true", help="do not write the ENVI Classification")
     p.add_argument("--no-png", action="store_true", help="do not write the PNG")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")

@@ -67,7 +67,7 @@ def classify_cube(cube: Cube, model="default", *, artefact_screen: bool = True, 
     cube : Cube in reflectance
     model : a LoadedModel, a checkpoint path or ``'default'``
     artefact_screen : for a model without tray-artefact classes, take out the pixels whose spectrum is closer to
-        a tray material than to the model's minerals (:func:`hsimin.classical.artefacts.screen_cube`)
+        a tray material than to rock (:func:`hsimin.classical.artefacts.screen_cube`)
     mask_background, min_albedo : leave dark, flat and saturated pixels out (:func:`hsimin.preprocess.mask_cube`)
     threshold : top class probability below which a pixel is ``unknown`` (label -1)
     device, batch_size, tile, progress : passed to :func:`predict_cube`
