@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..classical.artefacts import ArtefactScreen, has_artefact_classes
+from ..core.errors import HsiminError
 from ..core.types import Cube, MineralMap
 from .config import BatchConfig
 
@@ -108,7 +109,8 @@ class _LibraryClassifier:
 
 
 class _ModelClassifier:
-    """A model checkpoint, applied with :func:`hsimin.predict.predict_cube`.
+    """A model checkpoint, applied with :func:`hsimin.predict.predict_cube` and, for a model with an ``aspectral``
+    class, classify's library gate (:func:`hsimin.predict.workflow.library_gate_map`).
 
     A pixel model is ``fused``: it classifies each block of the single pass. A patch or dense model needs its
     neighbours across block edges, so it gets the whole (lazy) cube instead and streams it itself, with its own
@@ -131,8 +133,19 @@ class _ModelClassifier:
 
     def classify(self, cube: Cube) -> MineralMap:
         from ..predict import predict_cube
+        from ..predict.workflow import ASPECTRAL_CLASS, library_gate_map
         mm = predict_cube(cube, self.loaded)
         prov = {k: v for k, v in mm.provenance.items() if k not in self.VOLATILE}
+        if ASPECTRAL_CLASS in list(mm.classes):
+            # the library gate of hsimin classify (hsimin.predict.workflow): aspectral and unknown decided by the
+            # library path's SWIR answer, so a tray mapped here and a cube mapped by classify agree
+            try:
+                mm, _ = library_gate_map(mm, cube)
+            except HsiminError as exc:   # no SWIR diagnostic bands: the model's own answers stand
+                prov["library_gate"] = f"not applied: {exc}"
+            else:
+                # the answer that decided, not this block's counts (they differ block by block)
+                prov["library_gate"] = {"answer": mm.provenance["library_gate"]["answer"]}
         return dataclasses.replace(mm, provenance=prov)
 
 

@@ -2,8 +2,8 @@
 
 ``hsimin classify``, the napari map widget and the label-retrain loop all call :func:`classify_cube`, so the
 masking, the tray-artefact screen, the model and the library gate run the same way everywhere (``hsimin batch`` fuses the same
-pieces, :class:`hsimin.classical.artefacts.ArtefactScreen` and :func:`predict_cube`, into its single streamed
-pass). The library path is :func:`hsimin.classical.interpretation.map_minerals`.
+pieces, :class:`hsimin.classical.artefacts.ArtefactScreen`, :func:`predict_cube` and :func:`library_gate_map`,
+into its single streamed pass). The library path is :func:`hsimin.classical.interpretation.map_minerals`.
 
 **Library gate.** For a model with an ``aspectral`` class (the shipped default), whether a pixel has a SWIR
 mineral the library knows is decided as ``hsimin identify`` decides it, by the library path's SWIR answer

@@ -219,3 +219,36 @@ def test_models_without_tray_classes_get_the_tray_screened_out(tmp_path, make_tr
                        str(tmp_path / "b"))
     assert off["qa"]["artefact_fraction"] == 0.0
     assert np.all(hsimin.open_map(tmp_path / "b/H/T.h5").labels[:, 15:18] >= 0)  # the model names the plastic
+
+
+def test_shipped_model_in_batch_answers_as_classify_does(tmp_path, sample_raw, write_envi):
+    """The batch's fused pass with a model that has an 'aspectral' class (the shipped one) applies classify's
+    library gate: on the core pixels the batch kept, its labels are exactly hsimin.predict.classify_cube's with
+    the same mask. Planted: 70 core pixels diluted to 10 % of their contrast on a flat 0.45 with noise
+    (sigma 0.0025, seed 7), weak features the model calls aspectral for about half of them and the library path
+    finds significant; so the gate changes answers there, in the batch as in classify."""
+    from hsimin.models import default_model_path
+    from hsimin.predict.workflow import classify_cube
+    raw, fields = sample_raw
+    X = raw[8:48].astype(np.float64) / 10000.0
+    src = X[10:20, 5:12]
+    rng = np.random.default_rng(7)
+    X[10:20, 5:12] = 0.9 * 0.45 + 0.1 * 0.45 * src / src.mean(axis=-1, keepdims=True) + rng.normal(0, 0.0025, src.shape)
+    hdr = tmp_path / "t.hdr"
+    write_envi(hdr, np.ascontiguousarray(np.round(X * 10000).astype(raw.dtype)), interleave="bil", fields=fields)
+    r = process_tray(TrayJob("H", "T", str(hdr), 0.0, 1.0), BatchConfig(model=str(default_model_path()), threads=1),
+                     str(tmp_path / "a"))
+    assert r["status"] == "done", r.get("error")
+    mm = hsimin.open_map(tmp_path / "a/H/T.h5")
+    codes = read_arrays_hdf5(tmp_path / "a/H/T.h5", "mask")["codes"]
+    kept = codes == 0
+    assert kept[10:20, 5:12].all() and kept.mean() > 0.5
+    cube = hsimin.open_cube(hdr)
+    cube = dataclasses.replace(cube, data=np.asarray(cube.data), mask=kept)
+    gated = classify_cube(cube, "default", artefact_screen=False)
+    plain = classify_cube(cube, "default", artefact_screen=False, library_gate=False)
+    assert list(mm.classes) == list(gated.map.classes)
+    np.testing.assert_array_equal(mm.labels[kept], gated.map.labels[kept])
+    changed = plain.map.labels != gated.map.labels
+    assert changed[10:20, 5:12].sum() >= 10
+    assert mm.provenance["library_gate"]["answer"].endswith("swir_status")
