@@ -230,6 +230,107 @@ def _fit_kernel():
     return _KERNEL
 
 
+_PAIRS_KERNEL = None
+
+
+def _pairs_kernel():
+    """The compiled pair search of :meth:`SpectralUnmixer._best_pairs`: for each pixel and each two of its ranked
+    candidate minerals (each by its best prototype ``J`` and shift ``D``), the two-reference least squares with
+    the shifted references' Gram entries, kept when both coefficients are positive; the smallest error wins, the
+    first one on a tie (pairs in ``np.triu_indices`` order)."""
+    global _PAIRS_KERNEL
+    if _PAIRS_KERNEL is None:
+        @jit
+        def pairs(top, xn2, J, D, XV, VV, G, Gd, Gdd, out_e, out_i, out_j, out_1, out_2, r0, r1):  # pragma: no cover
+            kc = top.shape[1]
+            for i in range(r0, r1):
+                best = np.inf
+                bi, bj = -1, -1
+                b1, b2 = 0.0, 0.0
+                x2 = xn2[i]
+                for u in range(kc - 1):
+                    tu = top[i, u]
+                    a = J[i, tu]
+                    da = D[i, tu]
+                    xa = XV[i, tu]
+                    va = VV[i, tu]
+                    for v in range(u + 1, kc):
+                        tv = top[i, v]
+                        c = J[i, tv]
+                        dc = D[i, tv]
+                        xc = XV[i, tv]
+                        vc = VV[i, tv]
+                        gac = G[a, c] + da * Gd[a, c] + dc * Gd[c, a] + da * dc * Gdd[a, c]
+                        det = va * vc - gac * gac
+                        sa = (vc * xa - gac * xc) / det
+                        sc = (va * xc - gac * xa) / det
+                        e = x2 - (sa * xa + sc * xc)
+                        if sa > 0.0 and sc > 0.0 and np.isfinite(e) and det > 0.0 and e < best:
+                            best = e
+                            bi, bj = tu, tv
+                            b1, b2 = sa, sc
+                out_e[i] = best
+                out_i[i] = bi
+                out_j[i] = bj
+                out_1[i] = b1
+                out_2[i] = b2
+        _PAIRS_KERNEL = pairs
+    return _PAIRS_KERNEL
+
+
+_STATS_KERNEL = None
+
+
+def _stats_kernel():
+    """The compiled per-pixel statistics of the fitted absorbance ``coef1 (R[b] + db Rd[b]) [+ coef2 (R[j] + dj
+    Rd[j]) where mixed]``, in the weighted space (divided by ``sw``): its range (max - min) over ``diag_idx``, the
+    largest absolute residual ``|xa - fit|`` over ``dry_idx`` and the largest observed ``xa`` there. The same
+    arithmetic, element by element, as the numpy expressions it replaced (maxima and minima do not depend on the
+    order); NaN propagates as in ``np.max``."""
+    global _STATS_KERNEL
+    if _STATS_KERNEL is None:
+        @jit
+        def stats(xa, R, Rd, b, db, coef1, j, dj, coef2, mixed, sw, diag_idx, dry_idx, fit_range, res_max,
+                  feat_max, r0, r1):  # pragma: no cover
+            for i in range(r0, r1):
+                bi, di, c1 = b[i], db[i], coef1[i]
+                ji, dji, c2, mx = j[i], dj[i], coef2[i], mixed[i]
+                hi, lo, nan = -np.inf, np.inf, False
+                for q in range(diag_idx.size):
+                    k = diag_idx[q]
+                    m = c1 * (R[bi, k] + di * Rd[bi, k])
+                    if mx:
+                        m = m + c2 * (R[ji, k] + dji * Rd[ji, k])
+                    v = m / sw[k]
+                    if np.isnan(v):
+                        nan = True
+                    if v > hi:
+                        hi = v
+                    if v < lo:
+                        lo = v
+                fit_range[i] = np.nan if nan else hi - lo
+                rmax, fmax, rnan, fnan = -np.inf, -np.inf, False, False
+                for q in range(dry_idx.size):
+                    k = dry_idx[q]
+                    m = c1 * (R[bi, k] + di * Rd[bi, k])
+                    if mx:
+                        m = m + c2 * (R[ji, k] + dji * Rd[ji, k])
+                    r = np.abs((xa[i, k] - m) / sw[k])
+                    f = xa[i, k] / sw[k]
+                    if np.isnan(r):
+                        rnan = True
+                    elif r > rmax:
+                        rmax = r
+                    if np.isnan(f):
+                        fnan = True
+                    elif f > fmax:
+                        fmax = f
+                res_max[i] = np.nan if rnan else rmax
+                feat_max[i] = np.nan if fnan else fmax
+        _STATS_KERNEL = stats
+    return _STATS_KERNEL
+
+
 def _prototypes(D: np.ndarray, k: int) -> np.ndarray:
     """Indices of up to k diverse rows of D (farthest-point sampling on cosine distance, from the medoid)."""
     if len(D) <= k:
@@ -344,6 +445,8 @@ class SpectralUnmixer:
         self.Gd = self.Rd @ self.R.T           # Gd[a, b] = r'_a . r_b
         self.Gdd = self.Rd @ self.Rd.T
         self._RT = np.ascontiguousarray(np.vstack([self.R, self.Rd]).T.astype(np.float32))
+        self._R_share = np.ascontiguousarray(self.R[:, self.share])
+        self._Rd_share = np.ascontiguousarray(self.Rd[:, self.share])
 
     # ---- transforms
     def _to_grid(self, X: np.ndarray) -> np.ndarray:
@@ -357,7 +460,15 @@ class SpectralUnmixer:
     def _absorbance(self, X: np.ndarray) -> np.ndarray:
         """Weighted absorbance ``-ln(CR) * sqrt(w)`` with the molecular-water subspace projected out."""
         cr = remove_continuum(np.ascontiguousarray(X, np.float64), self.wavelengths)
-        A = np.nan_to_num(-np.log(np.clip(cr, 1e-3, None)), nan=0.0, posinf=0.0, neginf=0.0) * self.sw
+        # -ln(max(CR, 1e-3)) in place, non-finite (NaN CR, an infinite one) -> 0; the same values as
+        # np.nan_to_num(-np.log(np.clip(...))) at a third of the passes over the array
+        A = np.clip(cr, 1e-3, None, out=cr)
+        np.log(A, out=A)
+        np.negative(A, out=A)
+        bad = ~np.isfinite(A)
+        if bad.any():
+            A[bad] = 0.0
+        A *= self.sw
         if self._Q.shape[1]:
             A = A - (A @ self._Q) @ self._Q.T
         return A
@@ -376,39 +487,20 @@ class SpectralUnmixer:
     def _best_pairs(self, xn2, J, D, XV, VV, candidates: int):
         """For every pixel, the best pair of two different minerals among its ``candidates`` best-fitting ones
         (each mineral by its best prototype and shift): (error, i, j, coefficient i, coefficient j), with i, j
-        indices into the mineral axis (-1 where no pair has both coefficients positive). Rows in sub-chunks:
-        the (rows, K, K) arrays stay a few MB."""
+        indices into the mineral axis (-1 where no pair has both coefficients positive). The candidates are
+        ranked here (a stable sort); the pairs are solved by a compiled kernel, pixel by pixel, in the order of
+        ``np.triu_indices`` (the first best pair wins)."""
         n, K = J.shape
         kc = max(2, min(int(candidates), K))
-        top = np.argsort(np.where(VV > 0, xn2[:, None] - XV ** 2 / np.maximum(VV, 1e-30), np.inf), axis=1,
-                         kind="stable")[:, :kc]
+        top = np.ascontiguousarray(np.argsort(np.where(VV > 0, xn2[:, None] - XV ** 2 / np.maximum(VV, 1e-30),
+                                                        np.inf), axis=1, kind="stable")[:, :kc])
         out_e, out_i, out_j = np.full(n, np.inf), np.full(n, -1), np.full(n, -1)
         out_1, out_2 = np.zeros(n), np.zeros(n)
-        iu, ju = np.triu_indices(kc, 1)
-        for r0 in range(0, n, 1024):
-            r = slice(r0, min(n, r0 + 1024))
-            t = top[r]
-            Jt, Dt = np.take_along_axis(J[r], t, 1), np.take_along_axis(D[r], t, 1)
-            Xt, Vt = np.take_along_axis(XV[r], t, 1), np.take_along_axis(VV[r], t, 1)
-            a, c = Jt[:, iu], Jt[:, ju]
-            da, dc = Dt[:, iu], Dt[:, ju]
-            gac = self.G[a, c] + da * self.Gd[a, c] + dc * self.Gd[c, a] + da * dc * self.Gdd[a, c]
-            xa, xc, va, vc = Xt[:, iu], Xt[:, ju], Vt[:, iu], Vt[:, ju]
-            det = va * vc - gac ** 2
-            with np.errstate(divide="ignore", invalid="ignore"):
-                sa = (vc * xa - gac * xc) / det
-                sc = (va * xc - gac * xa) / det
-            e = xn2[r, None] - (sa * xa + sc * xc)
-            e = np.where((sa > 0) & (sc > 0) & np.isfinite(e) & (det > 0), e, np.inf)
-            k = np.argmin(e, axis=1)
-            rows = np.arange(e.shape[0])
-            best = e[rows, k]
-            found = np.isfinite(best)
-            out_e[r] = best
-            out_i[r] = np.where(found, t[rows, iu[k]], -1)
-            out_j[r] = np.where(found, t[rows, ju[k]], -1)
-            out_1[r] = np.where(found, sa[rows, k], 0.0)
-            out_2[r] = np.where(found, sc[rows, k], 0.0)
+        kernel = _pairs_kernel()
+        J, D, XV, VV = (np.ascontiguousarray(a) for a in (J, D, XV, VV))
+        G, Gd, Gdd = self.G, self.Gd, self.Gdd
+        parallel_rows(n, lambda r0, r1: kernel(top, xn2, J, D, XV, VV, G, Gd, Gdd, out_e, out_i, out_j, out_1,
+                                               out_2, r0, r1), min_rows=1024)
         return out_e, out_i, out_j, out_1, out_2
 
     def _interpret(self, X: np.ndarray) -> dict:
@@ -450,11 +542,14 @@ class SpectralUnmixer:
         best_pair_e = np.where(gain_ok, pe, e1)
         pj = np.where(gain_ok, pjj, -1)
         b, db = bi, di
-        V1 = self.R[b] + db[:, None] * self.Rd[b]
-        V2 = self.R[pjj] + pd[:, None] * self.Rd[pjj]
-        d = self.share
-        w1 = pa1 * np.abs(V1[:, d]).sum(1)
-        w2 = pa2 * np.abs(V2[:, d]).sum(1)
+        # the shifted references on the share window only (the sums below see the same values in the same order as
+        # over the full reference's share columns); the second mineral's only where there is a pair (elsewhere
+        # pa2 = 0, so w2 = 0)
+        Rs, Rds = self._R_share, self._Rd_share
+        w1 = pa1 * np.abs(Rs[b] + db[:, None] * Rds[b]).sum(1)
+        paired = np.flatnonzero(gain_ok)
+        w2 = np.zeros(n)
+        w2[paired] = pa2[paired] * np.abs(Rs[pjj[paired]] + pd[paired, None] * Rds[pjj[paired]]).sum(1)
         with np.errstate(divide="ignore", invalid="ignore"):
             gain = (e1 - best_pair_e) / np.maximum(xn2, 1e-12)
             frac2 = np.where(pj >= 0, w2 / (w1 + w2), 0.0)
@@ -464,8 +559,6 @@ class SpectralUnmixer:
         if single.any():
             b = np.where(single, cls_j[ar, first], b)
             db = np.where(single, cls_d[ar, first], db)
-            V1[single] = self.R[b[single]] + db[single, None] * self.Rd[b[single]]
-        model = np.where(mix[:, None], pa1[:, None] * V1 + pa2[:, None] * V2, np.maximum(a1, 0)[:, None] * V1)
         e_fit = np.where(mix, best_pair_e, e1)
         r2 = 1.0 - e_fit / np.maximum(xn2, 1e-12)
         # who is first: the larger share
@@ -481,13 +574,22 @@ class SpectralUnmixer:
         dsel = self.diagnostic
         # the depth of the features the minerals explain (water projected out), in the diagnostic window:
         # max - min of the fitted absorbance there, as 1 - exp(-A)
-        mod = (model / self.sw)[:, dsel]
-        depth = 1.0 - np.exp(-(mod.max(axis=1) - mod.min(axis=1))) if dsel.any() else np.zeros(n)
+        # the fitted absorbance is a1 V1 for one mineral, pa1 V1 + pa2 V2 for a pair; the compiled pass takes from
+        # it, band by band and never as an (n, bands) array, the range over the diagnostic window and the largest
+        # residual over the dry bands, and the largest observed feature there
+        coef1 = np.where(mix, pa1, np.maximum(a1, 0))
+        coef2 = np.where(mix, pa2, 0.0)
+        fit_range, res_max, feat_max = (np.zeros(n) for _ in range(3))
+        if n:
+            kernel = _stats_kernel()
+            R, Rd, sw = self.R, self.Rd, self.sw
+            diag_idx, dry_idx = np.flatnonzero(dsel), np.flatnonzero(self.dry)
+            b_, db_, j_, dj_ = (np.ascontiguousarray(a) for a in (b, db, pjj, pd))
+            parallel_rows(n, lambda r0, r1: kernel(xa, R, Rd, b_, db_, coef1, j_, dj_, coef2, mix, sw, diag_idx,
+                                                   dry_idx, fit_range, res_max, feat_max, r0, r1), min_rows=1024)
+        depth = 1.0 - np.exp(-fit_range) if dsel.any() else np.zeros(n)
         noise, _ = estimate_noise(raw, self.sensor_wavelengths, self.spec.diagnostic_nm, floor_rel=p["floor_rel"],
                                   floor_abs=p["floor_abs"])
-        unw = (xa - model) / self.sw
-        res_max = np.abs(unw[:, self.dry]).max(axis=1) if n else np.zeros(0)
-        feat_max = (xa / self.sw)[:, self.dry].max(axis=1) if n else np.zeros(0)
         finite = np.isfinite(raw).all(axis=1) & (raw > 0).all(axis=1) & np.isfinite(xn2)
         status = np.full(n, STATUS_OK, np.int8)
         unexplained = (r2 < p["min_r2"]) | (res_max > p["max_unexplained"] * np.maximum(feat_max, 1e-9))
