@@ -38,7 +38,8 @@ def main(argv=None) -> int:
     from hsimin.models import load_model, model_path
     from hsimin.predict import predict_cube, predict_spectra
     from hsimin.samples import TRAY_SAMPLE_IDS, tray_path, truth_path
-    from hsimin.train.simulated import aspectral_by_interpreter, with_supplement
+    from hsimin.classical.interpretation import swir_aspectral
+    from hsimin.train.simulated import with_supplement
 
     lm = load_model(model_path(a.model))
     classes = np.asarray(lm.class_names, dtype=object)
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
     active = [c for c in classes if c != "aspectral"]
     sim = simulate_scanner_spectra(lib, a.n, seed=a.seed, sensor_wavelengths=wl, sensor_fwhm=fwhm, active=active,
                                    only_samples=list(TRAY_SAMPLE_IDS), max_dilution=0.9, max_water=0.8)
-    asp = (sim.primary == "aspectral") | aspectral_by_interpreter(sim.spectra, wl, fwhm)
+    asp = (sim.primary == "aspectral") | swir_aspectral(sim.spectra, wl, fwhm)
     label = np.where(asp, "aspectral", sim.primary).astype(object)
     P = predict_spectra(sim.spectra, lm, wavelengths=wl, fwhm=fwhm)
     variants = {"simulated_heldout": classes[P.argmax(axis=1)]}

@@ -46,13 +46,14 @@ import numpy as np
 
 from ..core.errors import InputError, WavelengthError
 from ..core.types import SpectralLibrary
-from .._numba import jit, parallel_rows
+from .._numba import parallel_rows
 from ..preprocess.continuum import remove_continuum
+from ..core.vocabulary import ASPECTRAL, UNKNOWN
+from .swir_kernels import _fit_kernel, _pairs_kernel, _stats_kernel
 
 __all__ = ["ASPECTRAL", "SWIR", "SWIR_RANGE_NM", "RangeSpec", "SpectralAnswers", "SpectralUnmixer", "SwirAnswers",
            "SwirInterpreter", "UNKNOWN", "estimate_noise"]
 
-ASPECTRAL, UNKNOWN = "aspectral", "unknown"
 STATUS_OK, STATUS_UNKNOWN, STATUS_ASPECTRAL = 0, 1, 2
 _CHUNK = 8192
 
@@ -181,154 +182,6 @@ def _row_median(a: np.ndarray, axis: int = 1) -> np.ndarray:
         return np.partition(a, n // 2, axis=1)[:, n // 2]
     p = np.partition(a, [n // 2 - 1, n // 2], axis=1)
     return 0.5 * (p[:, n // 2 - 1] + p[:, n // 2])
-
-
-_KERNEL = None
-
-
-def _fit_kernel():
-    """The compiled per-pixel pass: every reference's shift fit, keeping each class's best (no (n, M) arrays)."""
-    global _KERNEL
-    if _KERNEL is None:
-        @jit
-        def fit(CC, xn2, g11, g12, g22, rc, K, dmax, cls_e, cls_j, cls_d, cls_xv, cls_vv, r0, r1):  # pragma: no cover
-            M = g11.size
-            for i in range(r0, r1):
-                for c in range(K):
-                    cls_e[i, c] = np.inf
-                    cls_j[i, c] = 0
-                    cls_d[i, c] = 0.0
-                    cls_xv[i, c] = 0.0
-                    cls_vv[i, c] = 1.0
-                x2 = xn2[i]
-                for m in range(M):
-                    c1 = np.float64(CC[i, m])
-                    c2 = np.float64(CC[i, M + m])
-                    det = g11[m] * g22[m] - g12[m] * g12[m]
-                    d = 0.0
-                    if det > 0.0:
-                        aa = (g22[m] * c1 - g12[m] * c2) / det
-                        if aa > 0.0:
-                            d = ((g11[m] * c2 - g12[m] * c1) / det) / aa
-                            if d > dmax:
-                                d = dmax
-                            elif d < -dmax:
-                                d = -dmax
-                    xv = c1 + d * c2
-                    vv = g11[m] + 2.0 * d * g12[m] + d * d * g22[m]
-                    e = x2
-                    if vv > 0.0 and xv > 0.0:
-                        e = x2 - xv * xv / vv
-                    c = rc[m]
-                    if e < cls_e[i, c]:
-                        cls_e[i, c] = e
-                        cls_j[i, c] = m
-                        cls_d[i, c] = d
-                        cls_xv[i, c] = xv
-                        cls_vv[i, c] = vv
-        _KERNEL = fit
-    return _KERNEL
-
-
-_PAIRS_KERNEL = None
-
-
-def _pairs_kernel():
-    """The compiled pair search of :meth:`SpectralUnmixer._best_pairs`: for each pixel and each two of its ranked
-    candidate minerals (each by its best prototype ``J`` and shift ``D``), the two-reference least squares with
-    the shifted references' Gram entries, kept when both coefficients are positive; the smallest error wins, the
-    first one on a tie (pairs in ``np.triu_indices`` order)."""
-    global _PAIRS_KERNEL
-    if _PAIRS_KERNEL is None:
-        @jit
-        def pairs(top, xn2, J, D, XV, VV, G, Gd, Gdd, out_e, out_i, out_j, out_1, out_2, r0, r1):  # pragma: no cover
-            kc = top.shape[1]
-            for i in range(r0, r1):
-                best = np.inf
-                bi, bj = -1, -1
-                b1, b2 = 0.0, 0.0
-                x2 = xn2[i]
-                for u in range(kc - 1):
-                    tu = top[i, u]
-                    a = J[i, tu]
-                    da = D[i, tu]
-                    xa = XV[i, tu]
-                    va = VV[i, tu]
-                    for v in range(u + 1, kc):
-                        tv = top[i, v]
-                        c = J[i, tv]
-                        dc = D[i, tv]
-                        xc = XV[i, tv]
-                        vc = VV[i, tv]
-                        gac = G[a, c] + da * Gd[a, c] + dc * Gd[c, a] + da * dc * Gdd[a, c]
-                        det = va * vc - gac * gac
-                        sa = (vc * xa - gac * xc) / det
-                        sc = (va * xc - gac * xa) / det
-                        e = x2 - (sa * xa + sc * xc)
-                        if sa > 0.0 and sc > 0.0 and np.isfinite(e) and det > 0.0 and e < best:
-                            best = e
-                            bi, bj = tu, tv
-                            b1, b2 = sa, sc
-                out_e[i] = best
-                out_i[i] = bi
-                out_j[i] = bj
-                out_1[i] = b1
-                out_2[i] = b2
-        _PAIRS_KERNEL = pairs
-    return _PAIRS_KERNEL
-
-
-_STATS_KERNEL = None
-
-
-def _stats_kernel():
-    """The compiled per-pixel statistics of the fitted absorbance ``coef1 (R[b] + db Rd[b]) [+ coef2 (R[j] + dj
-    Rd[j]) where mixed]``, in the weighted space (divided by ``sw``): its range (max - min) over ``diag_idx``, the
-    largest absolute residual ``|xa - fit|`` over ``dry_idx`` and the largest observed ``xa`` there. The same
-    arithmetic, element by element, as the numpy expressions it replaced (maxima and minima do not depend on the
-    order); NaN propagates as in ``np.max``."""
-    global _STATS_KERNEL
-    if _STATS_KERNEL is None:
-        @jit
-        def stats(xa, R, Rd, b, db, coef1, j, dj, coef2, mixed, sw, diag_idx, dry_idx, fit_range, res_max,
-                  feat_max, r0, r1):  # pragma: no cover
-            for i in range(r0, r1):
-                bi, di, c1 = b[i], db[i], coef1[i]
-                ji, dji, c2, mx = j[i], dj[i], coef2[i], mixed[i]
-                hi, lo, nan = -np.inf, np.inf, False
-                for q in range(diag_idx.size):
-                    k = diag_idx[q]
-                    m = c1 * (R[bi, k] + di * Rd[bi, k])
-                    if mx:
-                        m = m + c2 * (R[ji, k] + dji * Rd[ji, k])
-                    v = m / sw[k]
-                    if np.isnan(v):
-                        nan = True
-                    if v > hi:
-                        hi = v
-                    if v < lo:
-                        lo = v
-                fit_range[i] = np.nan if nan else hi - lo
-                rmax, fmax, rnan, fnan = -np.inf, -np.inf, False, False
-                for q in range(dry_idx.size):
-                    k = dry_idx[q]
-                    m = c1 * (R[bi, k] + di * Rd[bi, k])
-                    if mx:
-                        m = m + c2 * (R[ji, k] + dji * Rd[ji, k])
-                    r = np.abs((xa[i, k] - m) / sw[k])
-                    f = xa[i, k] / sw[k]
-                    if np.isnan(r):
-                        rnan = True
-                    elif r > rmax:
-                        rmax = r
-                    if np.isnan(f):
-                        fnan = True
-                    elif f > fmax:
-                        fmax = f
-                res_max[i] = np.nan if rnan else rmax
-                feat_max[i] = np.nan if fnan else fmax
-        _STATS_KERNEL = stats
-    return _STATS_KERNEL
 
 
 def _prototypes(D: np.ndarray, k: int) -> np.ndarray:

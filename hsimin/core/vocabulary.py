@@ -37,7 +37,8 @@ import functools
 import re
 from dataclasses import dataclass
 
-__all__ = ["VOCABULARY", "VocabularyEntry", "GROUPS", "ARTEFACT_CLASSES", "NON_MINERAL_CLASSES", "NO_MINERAL",
+__all__ = ["VOCABULARY", "VocabularyEntry", "GROUPS", "ARTEFACT_CLASSES", "ASPECTRAL", "NON_MINERAL_CLASSES",
+           "NO_MINERAL", "UNKNOWN",
            "TSA_NON_ANSWERS", "answer_group", "is_artefact", "is_known", "is_mixture", "mineral_group",
            "mineral_name", "describe", "mixture_components", "tsa_mineral", "vocabulary_names"]
 
@@ -182,7 +183,12 @@ VOCABULARY: tuple[VocabularyEntry, ...] = (
 ARTEFACT_CLASSES: tuple[str, ...] = tuple(e.name for e in VOCABULARY if e.group == "artefact")
 """Tray artefact classes: plastic, wood, cardboard, metal."""
 
-NON_MINERAL_CLASSES: tuple[str, ...] = ARTEFACT_CLASSES + ("aspectral", "unknown")
+ASPECTRAL = "aspectral"
+"""The answer for a spectrum with no diagnostic absorption above its noise."""
+UNKNOWN = "unknown"
+"""The answer for features that no reference explains."""
+
+NON_MINERAL_CLASSES: tuple[str, ...] = ARTEFACT_CLASSES + (ASPECTRAL, UNKNOWN)
 
 _BY_NAME: dict[str, VocabularyEntry] = {e.name: e for e in VOCABULARY}
 _SYNONYMS: dict[str, str] = {}

@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 
 from ..core.errors import HsiminError
 from ..core.types import Cube, MineralMap
+from ..core.vocabulary import ASPECTRAL
 from .classify import predict_cube
 
 __all__ = ["ASPECTRAL_CLASS", "ClassifyResult", "classify_cube", "library_gate_map", "resolve_model"]
 
-ASPECTRAL_CLASS = "aspectral"
-"""The vocabulary's no-SWIR-mineral answer (:data:`hsimin.core.vocabulary.NON_MINERAL_CLASSES`)."""
+ASPECTRAL_CLASS = ASPECTRAL
+"""The vocabulary's no-SWIR-mineral answer (:data:`hsimin.core.vocabulary.ASPECTRAL`)."""
 
 
 @dataclass

@@ -39,12 +39,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..core.vocabulary import ASPECTRAL
 from ..core.errors import ConfigError
 
-__all__ = ["ASPECTRAL_CLASS", "SimulatedSource", "aspectral_by_interpreter", "parse_simulated", "simulated_samples",
+__all__ = ["ASPECTRAL_CLASS", "SimulatedSource", "parse_simulated", "simulated_samples",
            "simulated_sets", "with_supplement"]
 
-ASPECTRAL_CLASS = "aspectral"
+ASPECTRAL_CLASS = ASPECTRAL
 _CHUNK = 20000
 
 _NOT_PARAMS = {"library", "n", "seed", "sensor_wavelengths", "sensor_fwhm", "active", "exclude_samples",
@@ -166,7 +167,8 @@ def simulated_samples(src: SimulatedSource, wavelengths, fwhm, class_names: Sequ
     planted_aspectral = prim == ASPECTRAL_CLASS
     relabelled = np.zeros(len(x), bool)
     if src.aspectral_test:
-        relabelled = aspectral_by_interpreter(x, wl, fwhm, exclude_samples=excluded) & ~planted_aspectral
+        from ..classical.interpretation import swir_aspectral
+        relabelled = swir_aspectral(x, wl, fwhm, exclude_samples=excluded) & ~planted_aspectral
     label = np.where(planted_aspectral | relabelled, ASPECTRAL_CLASS, prim)
     index = {c: i for i, c in enumerate(names)}
     keep = np.array([lab in index for lab in label])
@@ -193,14 +195,6 @@ def with_supplement(lib):
     return SpectralLibrary(S, wl, list(lib.names) + list(sup.names), list(lib.minerals) + list(sup.minerals),
                            source=f"{lib.source} + usgs_supplement", sample_ids=ids,
                            attrs={"is_mixture": [False] * len(S)})
-
-
-def aspectral_by_interpreter(spectra: np.ndarray, wavelengths, fwhm=None, *, exclude_samples: Sequence[str] = (),
-                             chunk: int = 20000) -> np.ndarray:
-    """(n,) bool: the library path's aspectral test (:func:`hsimin.classical.interpretation.swir_aspectral`: no
-    diagnostic feature deep enough for the spectrum's noise) on spectra (n, B) of reflectance on ``wavelengths``."""
-    from ..classical.interpretation import swir_aspectral
-    return swir_aspectral(spectra, wavelengths, fwhm, exclude_samples=exclude_samples, chunk=chunk)
 
 
 def simulated_sets(cfg, wavelengths, fwhm) -> list:

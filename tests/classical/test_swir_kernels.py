@@ -2,7 +2,7 @@
 (the pair search and the fitted-model statistics): random problems, bit for bit."""
 import numpy as np
 
-from hsimin.classical.swir import _pairs_kernel, _stats_kernel
+from hsimin.classical.swir_kernels import _pairs_kernel, _stats_kernel
 
 
 def _pairs_numpy(top, xn2, J, D, XV, VV, G, Gd, Gdd):

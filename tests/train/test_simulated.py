@@ -8,7 +8,8 @@ import pytest
 from hsimin.core.errors import ConfigError
 from hsimin.samples import TRAY_SAMPLE_IDS
 from hsimin.train.config import config_to_toml, load_config, parse_config
-from hsimin.train.simulated import (ASPECTRAL_CLASS, SimulatedSource, aspectral_by_interpreter, parse_simulated,
+from hsimin.classical.interpretation import swir_aspectral
+from hsimin.train.simulated import (ASPECTRAL_CLASS, SimulatedSource, parse_simulated,
                                     simulated_samples)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +48,7 @@ def test_the_aspectral_label_is_the_library_paths_noise_test():
     faint = 0.5 * (0.99 + 0.01 * r / r.max())
     rng = np.random.default_rng(0)
     X = np.vstack([r, faint + rng.normal(0, 0.003, WL.size)])
-    np.testing.assert_array_equal(aspectral_by_interpreter(X, WL, np.full(WL.size, 12.0)), [False, True])
+    np.testing.assert_array_equal(swir_aspectral(X, WL, np.full(WL.size, 12.0)), [False, True])
 
 
 def test_parse_simulated_names_bad_keys():
