@@ -40,6 +40,7 @@ numpy only; one matrix product per chunk of spectra plus per-pixel arithmetic on
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +50,7 @@ from ..core.types import SpectralLibrary
 from .._numba import parallel_rows
 from ..preprocess.continuum import remove_continuum
 from ..core.vocabulary import ASPECTRAL, UNKNOWN
-from .swir_kernels import _fit_kernel, _pairs_kernel, _stats_kernel
+from .swir_kernels import _fit_kernel, _noise_kernel, _pairs_kernel, _stats_kernel
 
 __all__ = ["ASPECTRAL", "SWIR", "SWIR_RANGE_NM", "RangeSpec", "SpectralAnswers", "SpectralUnmixer", "SwirAnswers",
            "SwirInterpreter", "UNKNOWN", "estimate_noise"]
@@ -158,30 +159,31 @@ def estimate_noise(spectra: np.ndarray, wavelengths, window, *, floor_rel: float
 
     The white noise is read off the data: the robust scatter of second differences of ln R between neighbouring
     bands (a smooth spectrum's second difference is ~0; noise adds sqrt(6) sigma), median absolute deviation.
-    To it are added, in quadrature, a relative floor and an absolute floor divided by the albedo."""
+    To it are added, in quadrature, a relative floor and an absolute floor divided by the albedo.
+
+    The medians of rows whose window bands are all finite (the usual case) come from a compiled quickselect, row
+    by row on all cores, reading the window's bands in place; a row with a missing band takes ``np.nanmedian``.
+    Both give the values of ``np.median`` / ``np.nanmedian`` of the float64 window."""
     wl = np.asarray(wavelengths, np.float64)
-    sel = (wl >= window[0]) & (wl <= window[1])
-    R = np.asarray(np.asarray(spectra)[:, sel], np.float64)      # the window's bands only, then float64
-    # a partition-based median where every band is finite (the usual case): np.nanmedian costs about ten times
-    # as much, np.median five
-    median = _row_median if np.isfinite(R).all() else np.nanmedian
+    sel = np.flatnonzero((wl >= window[0]) & (wl <= window[1]))
+    # wavelengths increase, so the window is one run of bands: a view, no gather
+    j0, j1 = (int(sel[0]), int(sel[-1]) + 1) if sel.size else (0, 0)
+    R = np.asarray(np.asarray(spectra)[:, j0:j1], np.float64)
+    n = R.shape[0]
     with np.errstate(all="ignore"):
-        alb = median(R, axis=1) if R.shape[1] else np.full(len(R), np.nan)
-        lr = np.log(np.clip(R, 1e-4, None))
-        d2 = np.diff(lr, 2, axis=1)
-        white = median(np.abs(d2), axis=1) / 0.6745 / np.sqrt(6.0) if d2.shape[1] else np.zeros(len(R))
+        LR = np.log(np.clip(R, 1e-4, None))
+    alb, mad, bad = np.empty(n), np.empty(n), np.zeros(n, bool)
+    kernel = _noise_kernel()
+    parallel_rows(n, lambda r0, r1: kernel(R, LR, alb, mad, bad, r0, r1), min_rows=2048)
+    if bad.any():
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)       # an all-NaN window: NaN, then the floors
+            alb[bad] = np.nanmedian(R[bad], axis=1) if R.shape[1] else np.nan
+            d2 = np.diff(LR[bad], 2, axis=1)
+            mad[bad] = np.nanmedian(np.abs(d2), axis=1) if d2.shape[1] else np.nan
+    white = mad / 0.6745 / np.sqrt(6.0)
     alb = np.nan_to_num(alb, nan=1e-3)
     return np.sqrt(np.nan_to_num(white) ** 2 + floor_rel ** 2 + (floor_abs / np.maximum(alb, 1e-3)) ** 2), alb
-
-
-def _row_median(a: np.ndarray, axis: int = 1) -> np.ndarray:
-    """np.median(a, axis=1) of a finite 2-D array, by partition (the same values; several times faster).
-    ``axis`` is always 1 (it is there to share np.nanmedian's call)."""
-    n = a.shape[1]
-    if n % 2:
-        return np.partition(a, n // 2, axis=1)[:, n // 2]
-    p = np.partition(a, [n // 2 - 1, n // 2], axis=1)
-    return 0.5 * (p[:, n // 2 - 1] + p[:, n // 2])
 
 
 def _prototypes(D: np.ndarray, k: int) -> np.ndarray:

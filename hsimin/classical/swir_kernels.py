@@ -160,3 +160,92 @@ def _stats_kernel():
                 feat_max[i] = np.nan if fnan else fmax
         _STATS_KERNEL = stats
     return _STATS_KERNEL
+
+
+@jit
+def _select(a, n, k):  # pragma: no cover - compiled
+    """The k-th smallest (0-based) of a[:n], by Hoare quickselect; leaves a[:k] <= a[k] <= a[k+1:n]."""
+    lo, hi = 0, n - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        # median of three as the pivot: sorted or reversed rows cost no more than random ones
+        x, y, z = a[lo], a[mid], a[hi]
+        if x > y:
+            x, y = y, x
+        if y > z:
+            y = z
+            if x > y:
+                y = x
+        pivot = y
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                t = a[i]
+                a[i] = a[j]
+                a[j] = t
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
+
+
+@jit
+def _median(a, n):  # pragma: no cover - compiled
+    """np.median of a[:n] (finite values; n >= 1), reordering a: the middle value, or the mean of the two."""
+    h = n // 2
+    upper = _select(a, n, h)
+    if n % 2:
+        return upper
+    lower = a[0]
+    for t in range(1, h):   # after the selection a[:h] holds the h smallest: the lower middle is their largest
+        if a[t] > lower:
+            lower = a[t]
+    return 0.5 * (lower + upper)
+
+
+_NOISE_KERNEL = None
+
+
+def _noise_kernel():
+    """The compiled medians of :func:`hsimin.classical.swir.estimate_noise` for rows ``r0:r1``: ``alb`` the
+    median of ``R`` (n, m) and ``mad`` the median absolute second difference of ``LR`` (n, m), ``ln(max(R,
+    1e-4))`` (taken by numpy, whose vectorised log the numbers must match), with the second differences taken as
+    ``np.diff`` twice: the same values as ``np.median`` of the numpy expressions. A row with a non-finite value
+    gets NaN in both and ``bad`` True (the caller takes those rows by ``np.nanmedian``)."""
+    global _NOISE_KERNEL
+    if _NOISE_KERNEL is None:
+        @jit
+        def noise(R, LR, alb, mad, bad, r0, r1):  # pragma: no cover - compiled
+            m = R.shape[1]
+            buf = np.empty(max(m, 1), np.float64)
+            for i in range(r0, r1):
+                finite = True
+                for q in range(m):
+                    v = np.float64(R[i, q])
+                    if not np.isfinite(v):
+                        finite = False
+                        break
+                    buf[q] = v
+                bad[i] = not finite
+                if not finite or m < 1:
+                    alb[i] = np.nan
+                    mad[i] = np.nan
+                    continue
+                alb[i] = _median(buf, m)
+                if m < 3:
+                    mad[i] = np.nan
+                    continue
+                for q in range(m - 2):
+                    buf[q] = np.abs((LR[i, q + 2] - LR[i, q + 1]) - (LR[i, q + 1] - LR[i, q]))
+                mad[i] = _median(buf, m - 2)
+        _NOISE_KERNEL = noise
+    return _NOISE_KERNEL

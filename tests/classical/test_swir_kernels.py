@@ -1,5 +1,7 @@
 """The compiled kernels of the SWIR interpretation give exactly what the numpy expressions they replaced give
-(the pair search and the fitted-model statistics): random problems, bit for bit."""
+(the pair search, the fitted-model statistics and the noise medians): random problems, bit for bit."""
+import warnings
+
 import numpy as np
 
 from hsimin.classical.swir_kernels import _pairs_kernel, _stats_kernel
@@ -77,3 +79,47 @@ def test_stats_kernel_equals_the_numpy_expressions():
     for w, g in zip(want, got):
         np.testing.assert_array_equal(g, w)
     assert np.isnan(got[1][3]) and np.isnan(got[2][3])
+
+
+def _noise_numpy(X, wl, window, floor_rel=0.004, floor_abs=0.002):
+    """The former numpy noise estimate: np.median where every band is finite, np.nanmedian otherwise."""
+    sel = (wl >= window[0]) & (wl <= window[1])
+    R = np.asarray(np.asarray(X)[:, sel], np.float64)
+    median = np.median if np.isfinite(R).all() else np.nanmedian
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        alb = median(R, axis=1) if R.shape[1] else np.full(len(R), np.nan)
+        d2 = np.diff(np.log(np.clip(R, 1e-4, None)), 2, axis=1)
+        white = median(np.abs(d2), axis=1) / 0.6745 / np.sqrt(6.0) if d2.shape[1] else np.zeros(len(R))
+    alb = np.nan_to_num(alb, nan=1e-3)
+    return np.sqrt(np.nan_to_num(white) ** 2 + floor_rel ** 2 + (floor_abs / np.maximum(alb, 1e-3)) ** 2), alb
+
+
+def test_noise_kernel_equals_the_numpy_medians():
+    """estimate_noise's quickselect medians give np.median's values bit for bit: odd and even windows, windows
+    of 0-4 bands, ties (quantised spectra), sorted and reversed rows, float32 and float64, and rows with NaN,
+    inf, negative or zero bands (those take np.nanmedian, as before)."""
+    from hsimin.classical.swir import estimate_noise
+    rng = np.random.default_rng(11)
+    wl = np.linspace(1000.0, 2500.0, 301)
+    X = rng.random((6000, wl.size)) * 0.5 + 0.05
+    X[::5] = np.round(X[::5], 2)                     # many ties
+    X[1::7] = np.sort(X[1::7], axis=1)
+    X[2::7] = np.sort(X[2::7], axis=1)[:, ::-1]
+    X[3::11] = 0.25                                  # all equal
+    X[4, 250] = np.nan
+    X[5, 260] = np.inf
+    X[6, 270] = -0.5
+    X[7] = 0.0
+    X[8, :] = np.nan
+    for dtype in (np.float64, np.float32):
+        Z = X.astype(dtype)
+        for window in ((2080.0, 2460.0), (2080.0, 2465.0), (1300.0, 1300.0), (1300.0, 1306.0),
+                       (1300.0, 1311.0), (1300.0, 1316.0), (3000.0, 3100.0)):
+            got, want = estimate_noise(Z, wl, window), _noise_numpy(Z, wl, window)
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(g, w)
+        # only finite rows: the compiled path alone
+        got, want = estimate_noise(Z[9:], wl, (2080.0, 2460.0)), _noise_numpy(Z[9:], wl, (2080.0, 2460.0))
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
