@@ -122,7 +122,52 @@ def parallel_rows(n_rows: int, fn: Callable[[int, int], None], *, min_rows: int 
         fn(0, n_rows)
         return
     per = min(MAX_CHUNK_ROWS, max(min_rows, -(-n_rows // (8 * threads))))
-    bounds = [(r0, min(n_rows, r0 + per)) for r0 in range(0, n_rows, per)]
+    _run_bounds([(r0, min(n_rows, r0 + per)) for r0 in range(0, n_rows, per)], fn, threads)
+
+
+def parallel_chunks(n_rows: int, fn: Callable[[int, int], None], chunk: int) -> None:
+    """Call ``fn(r0, r1)`` on the row chunks ``[0, chunk), [chunk, 2 chunk), ...`` of ``0..n_rows``, several at
+    once from up to :func:`get_num_threads` threads, each call with hsimin's kernels on one thread (inside
+    :func:`num_threads` (1)); one thread: the chunks in order, here.
+
+    For a pipeline of numpy steps and compiled kernels per chunk: numpy releases the GIL in its array loops, so
+    two chunks in flight keep two cores busy where one chunk at a time leaves the numpy steps on one. ``fn`` must
+    touch only its own rows' outputs. The first exception is re-raised here after all threads stop."""
+    if n_rows <= 0:
+        return
+    chunk = max(1, int(chunk))
+    bounds = [(r0, min(n_rows, r0 + chunk)) for r0 in range(0, n_rows, chunk)]
+    threads = get_num_threads()
+    if threads <= 1 or len(bounds) < 2:
+        for r0, r1 in bounds:
+            fn(r0, r1)
+        return
+
+    def single(r0: int, r1: int) -> None:
+        with num_threads(1):
+            fn(r0, r1)
+
+    # the chunks' matrix products on one BLAS thread each: several chunks each asking for every core's BLAS
+    # thread oversubscribe the machine (OpenBLAS's threads spin while they wait: a third of the time lost)
+    with _blas_threads(1):
+        _run_bounds(bounds, single, threads)
+
+
+@contextlib.contextmanager
+def _blas_threads(n: int) -> Iterator[None]:
+    """numpy's BLAS on ``n`` threads inside (process-wide, by threadpoolctl, which scikit-learn brings)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:     # pragma: no cover - scikit-learn requires it
+        yield
+        return
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield
+
+
+def _run_bounds(bounds: list, fn: Callable[[int, int], None], threads: int) -> None:
+    """``fn`` on every ``(r0, r1)`` of ``bounds``, handed out one at a time to up to ``threads`` threads (the
+    calling one included); the first exception is re-raised after all stop."""
     lock = threading.Lock()
     nxt = [0]
     errors: list[BaseException] = []

@@ -36,6 +36,7 @@ import numpy as np
 from ..core.types import Cube
 from ..core.vocabulary import ARTEFACT_CLASSES, NON_MINERAL_CLASSES
 from ..preprocess.continuum import remove_continuum
+from .._numba import parallel_chunks
 from .swir import NOISE_FLOOR_ABS, NOISE_FLOOR_REL, SIGNIFICANCE, SWIR, WATER_CORES_NM, estimate_noise
 
 __all__ = ["ARTEFACTS", "ArtefactScreen", "NOT_CORE_CLASSES", "has_artefact_classes", "screen_cube"]
@@ -160,8 +161,9 @@ class ArtefactScreen:
         """:meth:`__call__` for pixels already cut to :attr:`bands`."""
         out = np.zeros(X.shape[0], bool)
         k = self.n_rock
-        for i in range(0, X.shape[0], SCREEN_CHUNK):
-            x = np.asarray(X[i:i + SCREEN_CHUNK], np.float64)
+
+        def run(r0: int, r1: int) -> None:
+            x = np.asarray(X[r0:r1], np.float64)
             F = self.features(x)
             # cosines up to the pixel's norm, which does not change the ordering
             C = F.astype(np.float32) @ self.refs
@@ -170,7 +172,9 @@ class ArtefactScreen:
             if flat.any():
                 G = self.average(x[flat])[:, self.dry].astype(np.float32) @ self.refs_flat
                 tray[flat] = G[:, k:].max(axis=1) > G[:, :k].max(axis=1)
-            out[i:i + SCREEN_CHUNK] = tray
+            out[r0:r1] = tray
+
+        parallel_chunks(X.shape[0], run, SCREEN_CHUNK)   # chunks of SCREEN_CHUNK pixels, several in flight
         return out
 
 

@@ -47,7 +47,7 @@ import numpy as np
 
 from ..core.errors import InputError, WavelengthError
 from ..core.types import SpectralLibrary
-from .._numba import parallel_rows
+from .._numba import parallel_chunks, parallel_rows
 from ..preprocess.continuum import remove_continuum
 from ..core.vocabulary import ASPECTRAL, UNKNOWN
 from .swir_kernels import _fit_kernel, _noise_kernel, _pairs_kernel, _stats_kernel
@@ -334,7 +334,14 @@ class SpectralUnmixer:
         X = np.asarray(spectra)
         if X.ndim != 2:
             raise InputError(f"spectra must be (n, bands), got shape {X.shape}")
-        parts = [self._interpret(X[i:i + _CHUNK]) for i in range(0, len(X), _CHUNK)] or [self._interpret(X[:0])]
+        # chunks of _CHUNK spectra (memory stays flat), two or more in flight on a multi-core machine
+        parts: dict = {}
+
+        def run(r0: int, r1: int) -> None:
+            parts[r0] = self._interpret(X[r0:r1])
+
+        parallel_chunks(len(X), run, _CHUNK)
+        parts = [parts[k] for k in sorted(parts)] or [self._interpret(X[:0])]
         cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         extra = {k: cat.pop(k) for k in list(cat) if k not in _ANSWER_FIELDS}
         return SpectralAnswers(classes=self.classes, **cat, extra=extra)

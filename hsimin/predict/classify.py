@@ -369,7 +369,7 @@ def _run_pixels(cube, lm, model, plan, out, dev, *, batch_size, lines, budget, p
             X = flat[sel]
         else:
             sel, X = None, flat
-        F = plan.apply(X)
+        F = _apply_plan(plan, X)
         ok = np.isfinite(F.sum(axis=1))
         if not ok.all():
             F = F[ok]
@@ -382,6 +382,25 @@ def _run_pixels(cube, lm, model, plan, out, dev, *, batch_size, lines, budget, p
         if progress is not None:
             progress(block.rows.stop, H)
     return {"batch_size": bs, "lines_per_block": n_lines}
+
+
+_PLAN_CHUNK = 8192
+
+
+def _apply_plan(plan, X: np.ndarray) -> np.ndarray:
+    """``plan.apply(X)`` for pixels (n, B), in chunks of :data:`_PLAN_CHUNK` pixels with several in flight (the
+    recipe's numpy steps then use every core; the pixels do not depend on each other, so the features are the
+    same)."""
+    from .._numba import parallel_chunks
+    if X.shape[0] <= _PLAN_CHUNK:
+        return plan.apply(X)
+    parts: dict = {}
+
+    def run(r0: int, r1: int) -> None:
+        parts[r0] = plan.apply(X[r0:r1])
+
+    parallel_chunks(X.shape[0], run, _PLAN_CHUNK)
+    return np.concatenate([parts[k] for k in sorted(parts)])
 
 
 def _own(feats: np.ndarray, data: np.ndarray) -> np.ndarray:

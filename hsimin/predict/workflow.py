@@ -15,7 +15,7 @@ mineral the library knows is decided as ``hsimin identify`` decides it, by the l
   (label -1, the ``unknown`` of a map, as below a ``threshold``);
 * a library mineral explains a significant feature: the model's most probable mineral (not ``aspectral``).
 
-It costs one library fit per pixel (~60 k pixels/s on 2 cores); ``library_gate=False`` leaves the model's answers
+It costs one library fit per pixel (~120 k pixels/s on 2 cores); ``library_gate=False`` leaves the model's answers
 as they are.
 """
 from __future__ import annotations
