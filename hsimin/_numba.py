@@ -16,6 +16,10 @@ because (a) a machine shared with other work deschedules threads at random, and 
 ``prange`` then waits for its slowest thread while dynamic chunks keep every running thread busy; (b) numba's
 OpenMP layer spin-waits, burning CPU that other processes need; (c) its ``workqueue`` layer aborts the process
 when two Python threads launch kernels at once; (d) serial kernels compile several times faster.
+
+:func:`parallel_chunks` is the coarser runner for a whole per-chunk pipeline (numpy steps and kernels, as in the
+SWIR interpretation): fixed chunks, several in flight, each with its kernels and numpy's BLAS on one thread, so
+that the numpy steps, which release the GIL but run on one core, use every core too.
 """
 from __future__ import annotations
 
@@ -155,7 +159,13 @@ def parallel_chunks(n_rows: int, fn: Callable[[int, int], None], chunk: int) -> 
 
 @contextlib.contextmanager
 def _blas_threads(n: int) -> Iterator[None]:
-    """numpy's BLAS on ``n`` threads inside (process-wide, by threadpoolctl, which scikit-learn brings)."""
+    """numpy's BLAS on ``n`` threads inside (process-wide, by threadpoolctl, which scikit-learn brings), when
+    called from the main thread; elsewhere nothing. OpenBLAS takes a thread count set from another thread only
+    some of the time (and then may not take the restore either), so only the main thread sets and restores it;
+    a chunked pipeline started from another thread runs with the BLAS as it is (slower, the same answers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:     # pragma: no cover - scikit-learn requires it

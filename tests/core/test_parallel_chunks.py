@@ -82,3 +82,36 @@ def test_interpretation_screen_and_model_features_do_not_depend_on_threads():
     np.testing.assert_array_equal(s1, s2)
     np.testing.assert_array_equal(f1, f2)
     assert s1.any() and (a1["status"] == 0).any()     # the tray has dividers and minerals: a real comparison
+
+
+def test_blas_runs_on_one_thread_inside_chunks_and_is_restored_after():
+    """Chunks started from the main thread run numpy's BLAS on one thread (no oversubscription with two chunks
+    in flight); afterwards, and after a failing chunk, the count is what it was; from another thread the limit
+    is left alone (OpenBLAS does not reliably take it from there)."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen = []
+
+    def fn(r0, r1):
+        if threading.current_thread() is threading.main_thread():
+            seen.append(blas_threads())
+
+    with num_threads(2):
+        parallel_chunks(20_000, fn, 1000)
+        assert seen and all(v == 1 for counts in seen for v in counts)
+        assert blas_threads() == before
+
+        def boom(r0, r1):
+            raise ValueError("chunk")
+
+        with pytest.raises(ValueError):
+            parallel_chunks(20_000, boom, 1000)
+        assert blas_threads() == before
+        t = threading.Thread(target=lambda: parallel_chunks(20_000, lambda a, b: None, 1000))
+        t.start()
+        t.join(20)
+        assert blas_threads() == before
