@@ -64,3 +64,25 @@ def test_the_shipped_model_reads_the_tray_floor_as_aspectral_not_talc():
     assert np.mean(alone.labels[floor] == classes.index("talc")) > 0.2
     assert np.mean(gated.labels[floor] == classes.index("aspectral")) > 0.95
     assert np.mean(gated.labels[core] == alone.labels[core]) > 0.995
+
+
+def test_classify_cli_gates_by_default_and_not_with_no_library_gate(spectra, tmp_path, capsys):
+    """``hsimin classify`` applies the gate unless ``--no-library-gate``: the flat spectra come out aspectral with
+    it, and the map's provenance says which was done."""
+    from hsimin.cli import main
+    from hsimin.io import save_cube
+    src = tmp_path / "four.h5"
+    save_cube(hsimin.Cube(np.repeat(spectra[None], 3, axis=0), WL, FWHM), src)
+    maps = {}
+    for name, extra in (("gated", []), ("alone", ["--no-library-gate"])):
+        out = tmp_path / f"{name}.h5"
+        assert main(["classify", str(src), "-o", str(out), "--no-png", "--no-envi", "--no-artefact-screen",
+                     *extra]) == 0
+        maps[name] = hsimin.open_map(out)
+    gated, alone = maps["gated"], maps["alone"]
+    assert "library_gate" in gated.provenance and "library_gate" not in alone.provenance
+    k = list(gated.classes).index("aspectral")
+    assert (gated.labels[:, [1, 3]] == k).all()                  # no feature above the noise: aspectral
+    assert (gated.labels[:, 2] == -1).all()                      # features no library mineral explains
+    assert not np.array_equal(gated.labels, alone.labels)
+    capsys.readouterr()
