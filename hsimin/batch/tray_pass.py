@@ -21,6 +21,7 @@ import numpy as np
 from ..classical.artefacts import NOT_CORE_CLASSES
 from ..core.errors import InputError
 from ..core.types import Cube, MineralMap
+from .._numba import num_threads
 from .classifiers import tray_classifier
 from .config import BatchConfig
 
@@ -293,7 +294,10 @@ def stage_threads(threads: int) -> tuple[bool, int]:
     thread while the feature scalars of block k - 1 are measured on another, each operation (matrix products,
     the model, compiled kernels) on ``threads // 2`` threads. Two single-threaded stages side by side use two
     cores far better than one stage at a time on two threads: on a 2-core machine shared with other work, the
-    model's forward passes ran 2-3x slower on two threads than on one (threads waiting for each other)."""
+    model's forward passes ran 2-3x slower on two threads than on one (threads waiting for each other). hsimin's
+    own chunked stages of the main thread (the artefact screen, the library gate, a model's recipe:
+    :func:`hsimin._numba.parallel_chunks`) still use every core: they hand chunks out one at a time, so the feature
+    stage beside them slows them down only while it runs."""
     n = max(1, int(threads))
     return (n >= 2, max(1, n // 2))
 
@@ -306,6 +310,10 @@ def run_pass(cube: Cube, config: BatchConfig, timer: dict) -> TrayPass:
     clf = tray_classifier(config, cube)
     timer["setup"] += time.perf_counter() - t
     pipelined, intra = stage_threads(config.threads)
+    # hsimin's own chunked stages (the artefact screen, the library gate, a model's recipe) on every core: they hand
+    # chunks out one at a time, so they share the cores with the feature stage beside them without waiting on it;
+    # the model's forward passes and the BLAS stay on ``intra`` threads (see stage_threads)
+    main_threads = max(1, int(config.threads or 1))
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(intra)
@@ -346,13 +354,15 @@ def run_pass(cube: Cube, config: BatchConfig, timer: dict) -> TrayPass:
 
         for rows, data in _read_blocks(cube, lines, timer):
             t = time.perf_counter()
-            valid = st.mask(rows, data, clf.screen)
+            with num_threads(main_threads):
+                valid = st.mask(rows, data, clf.screen)
             timer["mask"] += time.perf_counter() - t
             if not clf.fused:
                 valid_all[rows] = valid
                 continue
-            st.take_map(rows, classify(Cube(data, wl, fwhm=cube.fwhm, bad_bands=cube.bad_bands, mask=valid,
-                                            meta=cube.meta)))
+            with num_threads(main_threads):
+                mm = classify(Cube(data, wl, fwhm=cube.fwhm, bad_bands=cube.bad_bands, mask=valid, meta=cube.meta))
+            st.take_map(rows, mm)
             hand_over(rows, data, valid)
         if not clf.fused:
             st.take_map(slice(0, H), classify(dataclasses.replace(cube, mask=valid_all)))

@@ -252,3 +252,23 @@ def test_shipped_model_in_batch_answers_as_classify_does(tmp_path, sample_raw, w
     changed = plain.map.labels != gated.map.labels
     assert changed[10:20, 5:12].sum() >= 10
     assert mm.provenance["library_gate"]["answer"].endswith("swir_status")
+
+
+def test_a_tray_maps_the_same_on_one_and_on_two_threads(tmp_path):
+    """The shipped model with the artefact screen and the library gate: the tray's map, confidence and mask codes
+    are the same whether the tray's chunked stages run on one thread or on two (two chunks in flight), and the
+    lines per block do not change them either."""
+    from hsimin.models import default_model_path
+    job = TrayJob("H", "T", str(samples.tray_path()), 0.0, 1.0)
+    outs = {}
+    for name, threads, block_mb in (("one", 1, 64), ("two", 2, 64), ("two_small_blocks", 2, 1)):
+        r = process_tray(job, BatchConfig(model=str(default_model_path()), threads=threads, block_mb=block_mb),
+                         str(tmp_path / name))
+        assert r["status"] == "done", r.get("error")
+        mm = hsimin.open_map(tmp_path / name / "H/T.h5")
+        outs[name] = (mm.labels, mm.confidence, read_arrays_hdf5(tmp_path / name / "H/T.h5", "mask")["codes"])
+    for name in ("two", "two_small_blocks"):
+        for a, b in zip(outs["one"], outs[name]):
+            np.testing.assert_array_equal(a, b)
+    labels, _, codes = outs["one"]
+    assert (codes == 0).mean() > 0.5 and (labels >= 0).any()
