@@ -31,8 +31,10 @@ dry kaolinite. So, per spectrum:
    spectrum itself, a relative floor (calibration, lamp drift) and an absolute floor in reflectance units that
    makes the same feature less certain on a dark sample than on a bright one.
 7. **Unknown** when features are there but the fit does not explain them: the fit's coefficient of
-   determination is below ``min_r2``, or an absorption of more than ``max_unexplained`` of the deepest feature is
-   left in the residual (a mineral the references do not hold, a polymer, a painted surface).
+   determination is below ``min_r2``, or below the floor of the mineral it names (the fit that 95 % of that
+   mineral's simulated scanner spectra reach: :mod:`hsimin.classical.calibration`; for two minerals, the lower
+   of their floors), or an absorption of more than ``max_unexplained`` of the deepest feature is left in the
+   residual (a mineral the references do not hold, a polymer, a painted surface).
 
 Tray artefacts (wood, plastic, cardboard) are references like the minerals and so answers of their own; they are
 never the answer for real core because a mineral's features fit a mineral's reference better than a polymer's.
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
@@ -216,13 +219,16 @@ class SpectralUnmixer:
     min_reference_depth : a reference whose features in the share window are shallower (absorbance) is dropped
     max_shift_nm, pair_candidates, pair_gain, min_weight2, significance, floor_rel, floor_abs, min_r2,
         max_unexplained : the decisions of the module docstring
+    fit_floors : ``{mineral: r2}`` floors of the fit per mineral (step 7; a mineral without one has ``min_r2``),
+        or None: ``min_r2`` for every mineral
     """
 
     def __init__(self, references: SpectralLibrary, wavelengths, fwhm=None, *, spec: RangeSpec = SWIR,
                  resolution_nm: float = 14.0, prototypes: int = 8, min_reference_depth: float = 0.02,
                  max_shift_nm: float = 12.0, pair_candidates: int = 12, pair_gain: float = 0.03,
                  min_weight2: float = 0.2, significance: float = SIGNIFICANCE,
-                 floor_rel: float = NOISE_FLOOR_REL, floor_abs: float = NOISE_FLOOR_ABS, min_r2: float = 0.45, max_unexplained: float = 0.6):
+                 floor_rel: float = NOISE_FLOOR_REL, floor_abs: float = NOISE_FLOOR_ABS, min_r2: float = 0.45,
+                 max_unexplained: float = 0.6, fit_floors: Mapping[str, float] | None = None):
         from ..preprocess.resample import resample
         self.spec = spec
         wl_all = np.asarray(wavelengths, np.float64)
@@ -289,6 +295,10 @@ class SpectralUnmixer:
         self.classes = tuple(sorted(set(names)))
         cidx = {c: i for i, c in enumerate(self.classes)}
         self.ref_class = np.array([cidx[n] for n in names], np.int64)
+        floors = dict(fit_floors or {})
+        # each class's r2 floor, never below the global one; index K (no second mineral) is the neutral 0
+        self._r2_floor = np.array([max(float(floors.get(c, min_r2)), min_r2) for c in self.classes] + [0.0])
+        self.params["fit_floors"] = {c: float(floors[c]) for c in self.classes if c in floors}
         dl = np.gradient(w)
         self.Rd = np.ascontiguousarray(np.gradient(self.R / self.sw, axis=1) / dl * self.sw)
         if self._Q.shape[1]:
@@ -454,7 +464,12 @@ class SpectralUnmixer:
                                   floor_abs=p["floor_abs"])
         finite = np.isfinite(raw).all(axis=1) & (raw > 0).all(axis=1) & np.isfinite(xn2)
         status = np.full(n, STATUS_OK, np.int8)
-        unexplained = (r2 < p["min_r2"]) | (res_max > p["max_unexplained"] * np.maximum(feat_max, 1e-9))
+        # the floor of the mineral named (of the two, the lower: a mixture's fit is shared between them)
+        floor = self._r2_floor[min1]
+        if mix.any():
+            floor = np.where(mix, np.minimum(floor, self._r2_floor[min2]), floor)   # min2 -1: the neutral 0
+        unexplained = (r2 < np.maximum(p["min_r2"], floor)) | (res_max > p["max_unexplained"] *
+                                                               np.maximum(feat_max, 1e-9))
         status[unexplained] = STATUS_UNKNOWN
         status[~(depth >= p["significance"] * noise)] = STATUS_ASPECTRAL
         status[~finite] = STATUS_UNKNOWN
@@ -466,7 +481,12 @@ class SpectralUnmixer:
 
 
 class SwirInterpreter(SpectralUnmixer):
-    """:class:`SpectralUnmixer` over the SWIR (:data:`SWIR`): the SWIR Min1/Min2 answers."""
+    """:class:`SpectralUnmixer` over the SWIR (:data:`SWIR`): the SWIR Min1/Min2 answers, with the shipped
+    per-mineral fit floors (:func:`hsimin.classical.calibration.default_fit_r2_floors`) unless ``fit_floors`` is
+    given (None: the global ``min_r2`` only)."""
 
-    def __init__(self, references: SpectralLibrary, wavelengths, fwhm=None, **params):
-        super().__init__(references, wavelengths, fwhm, spec=SWIR, **params)
+    def __init__(self, references: SpectralLibrary, wavelengths, fwhm=None, *, fit_floors="default", **params):
+        if isinstance(fit_floors, str) and fit_floors == "default":
+            from .calibration import default_fit_r2_floors
+            fit_floors = default_fit_r2_floors()
+        super().__init__(references, wavelengths, fwhm, spec=SWIR, fit_floors=fit_floors, **params)
