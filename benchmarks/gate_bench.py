@@ -15,9 +15,9 @@ packages as validation only: nothing here is fitted on them):
    it is under half of it. Reported: the share of pixels that would skip the fit, and how many of them the exact
    gate would have answered differently.
 2. **A learned status surrogate**: a small MLP (the shipped model's recipe features plus the log noise and log
-   albedo of :func:`hsimin.classical.swir.estimate_noise`) trained here on 160 000 simulated scanner spectra
-   (:func:`hsimin.classical.simulate.simulate_scanner_spectra`, seeded; 9/11/13 nm FWHM) labelled with the exact
-   status, then used where its top probability is at least ``p``, with the exact fit elsewhere. Reported: its
+   albedo of :func:`hsimin.classical.swir.estimate_noise`) trained here on 144 000 of 160 000 simulated scanner
+   spectra (the rest held out; :func:`hsimin.classical.simulate.simulate_scanner_spectra`, seeded; 9/11/13 nm
+   FWHM) labelled with the exact status, then used where its top probability is at least ``p``, with the exact fit elsewhere. Reported: its
    agreement with the exact status, the share of pixels it would decide, and the disagreements left there.
 
 Results: ``benchmarks/results/gate_bench.json``.
