@@ -44,7 +44,7 @@ lint: $(STAMP)
 # Every benchmark, one after the other (about 45 minutes on 2 cores; results in benchmarks/results/*.json).
 # `make bench BENCHES="io_bench preprocess_bench"` runs some. Run them on a quiet machine: they time the peers
 # (SPy, scipy, hylite) in the same run and report ratios, which a busy machine skews.
-BENCHES ?= io_bench preprocess_bench identify_accuracy models_bench batch_bench prospect_bench ssl_dann_bench
+BENCHES ?= io_bench preprocess_bench identify_accuracy models_bench batch_bench prospect_bench ssl_dann_bench realdata_bench classify_bench gate_bench tsg_bench
 bench: $(STAMP)
 	$(PIP) install --quiet -e ".[bench]"
 	set -e; for b in $(BENCHES); do echo "== $$b"; $(PY) benchmarks/$$b.py; done
