@@ -137,7 +137,8 @@ class ArtefactScreen:
 
     def average(self, X: np.ndarray) -> np.ndarray:
         """(n, b) band averages of spectra (n, B) on :attr:`bands` (the bins of :attr:`wavelengths`)."""
-        return np.add.reduceat(np.asarray(X, np.float64), self._starts, axis=1) / self._counts
+        # float64 sums of the values as they are: the same numbers as converting the whole array first
+        return np.add.reduceat(np.asarray(X), self._starts, axis=1, dtype=np.float64) / self._counts
 
     def features(self, X: np.ndarray, *, averaged: bool = False) -> np.ndarray:
         """(n, b) absorption features of reflectance on :attr:`bands` (or of band averages, ``averaged``):
@@ -163,14 +164,15 @@ class ArtefactScreen:
         k = self.n_rock
 
         def run(r0: int, r1: int) -> None:
-            x = np.asarray(X[r0:r1], np.float64)
-            F = self.features(x)
+            x = X[r0:r1]
+            A = self.average(x)          # once: the features' and the featureless pixels' reflectance
+            F = self.features(A, averaged=True)
             # cosines up to the pixel's norm, which does not change the ordering
             C = F.astype(np.float32) @ self.refs
             tray = C[:, k:].max(axis=1) > C[:, :k].max(axis=1)
             flat = self.featureless(x, F)
             if flat.any():
-                G = self.average(x[flat])[:, self.dry].astype(np.float32) @ self.refs_flat
+                G = A[flat][:, self.dry].astype(np.float32) @ self.refs_flat
                 tray[flat] = G[:, k:].max(axis=1) > G[:, :k].max(axis=1)
             out[r0:r1] = tray
 
