@@ -192,6 +192,10 @@ def run_local(jobs: list[TrayJob], config: BatchConfig, out: str, workers: int, 
                 in_flight.clear()
                 solo = False
                 pool.shutdown(wait=False, cancel_futures=True)
+                # and every worker of the broken pool ended here: a worker the pool started for a submit that raced
+                # its own break-up is missed by its clean-up, which then waits on it for ever (the interpreter
+                # hangs at exit, joining the pool's manager thread)
+                _terminate(pool)
                 pool = new_pool()
     finally:
         pool.shutdown(wait=not abandoned and not stop.abandon.is_set(), cancel_futures=True)
@@ -215,13 +219,17 @@ def run_inline(jobs: list[TrayJob], config: BatchConfig, out: str, on_result: Ca
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
-    procs = list(getattr(pool, "_processes", {}) .values()) if getattr(pool, "_processes", None) else []
+    """Terminate (SIGTERM, then SIGKILL after 5 s) every worker process of ``pool``."""
+    procs = list(getattr(pool, "_processes", {}).values()) if getattr(pool, "_processes", None) else []
     for p in procs:
         with contextlib.suppress(Exception):
             p.terminate()
     for p in procs:
         with contextlib.suppress(Exception):
             p.join(5)
+            if p.is_alive():
+                p.kill()
+                p.join(5)
 
 
 _ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9a-fA-F:]+\]|[^\s:/\[\]]+):(?P<port>\d{1,5})/?$")
