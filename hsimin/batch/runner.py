@@ -143,6 +143,14 @@ def _library_files(ids) -> list[dict]:
     return files
 
 
+def _interpretation_files() -> list[dict]:
+    """The files the SWIR interpretation's answers depend on (its references and its per-mineral fit floors,
+    :mod:`hsimin.classical.calibration`), with their checksums: a tray done with other ones is done again."""
+    from ..classical.calibration import FLOORS_PATH
+    return (_library_files(["usgs_splib07", "usgs_supplement", "usgs_artefacts"])
+            + [{"id": "swir_fit_r2_floors", "sha256": _sha256_file(FLOORS_PATH)}])
+
+
 def resolve_classifier(config: BatchConfig) -> BatchConfig:
     """The config with ``classifier_id`` filled in, checking the model or library now (before any tray runs).
 
@@ -160,10 +168,13 @@ def resolve_classifier(config: BatchConfig) -> BatchConfig:
         from ..models import load_model
         loaded = load_model(p)
         screen = config.artefacts and not has_artefact_classes(loaded.class_names)
+        from ..predict.workflow import ASPECTRAL_CLASS
+        gated = ASPECTRAL_CLASS in list(loaded.class_names)   # the library gate decides aspectral and unknown
         ident = {"kind": "model", "path": str(p.resolve()), "model_hash": loaded.model_hash,
                  "classes": list(loaded.class_names), "bands": int(len(loaded.wavelengths)),
                  "patch_size": loaded.patch_size, "artefact_screen": bool(screen),
-                 "screen_files": _library_files(["usgs_splib07", "usgs_artefacts"]) if screen else []}
+                 "screen_files": _library_files(["usgs_splib07", "usgs_artefacts"]) if screen else [],
+                 "library_gate": _interpretation_files() if gated else None}
         return dataclasses.replace(config, model=str(p.resolve()), classifier_id=ident)
     from ..classical.mapping import make_identifier
     from ..io.libraries import LIBRARY_FILES
@@ -176,6 +187,7 @@ def resolve_classifier(config: BatchConfig) -> BatchConfig:
         params = {k: v.default for k, v in inspect.signature(SpectralUnmixer.__init__).parameters.items()
                   if v.default is not inspect.Parameter.empty and isinstance(v.default, (int, float, str, bool))}
         files += _library_files(["usgs_supplement"]) if config.library == "usgs_splib07" else []
+        files += [f for f in _interpretation_files() if f["id"] == "swir_fit_r2_floors"]
     else:
         params = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
                   for k, v in make_identifier(config.method).get_params().items() if k != "wavelengths"}

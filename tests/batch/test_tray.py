@@ -272,3 +272,20 @@ def test_a_tray_maps_the_same_on_one_and_on_two_threads(tmp_path):
             np.testing.assert_array_equal(a, b)
     labels, _, codes = outs["one"]
     assert (codes == 0).mean() > 0.5 and (labels >= 0).any()
+
+
+def test_other_fit_floors_make_a_session_redo_its_trays(tmp_path, monkeypatch):
+    """The SWIR interpretation's per-mineral fit floors decide answers (unknown), for the library method and for a
+    model's library gate alike: a different floors file gives a different config hash, so a resumed session
+    does its trays again rather than mixing answers made with two sets of floors."""
+    import hsimin.classical.calibration as cal
+    from hsimin.batch.runner import resolve_classifier
+    before = {kind: config_hash(resolve_classifier(BatchConfig(**kw)))
+              for kind, kw in (("model", {"model": "default"}), ("library", {"library": "usgs_splib07"}))}
+    text = cal.FLOORS_PATH.read_text(encoding="utf-8")
+    other = tmp_path / "floors.json"
+    other.write_text(text.replace('"kaolinite": 0.', '"kaolinite": 0.1'), encoding="utf-8")
+    assert other.read_text(encoding="utf-8") != text
+    monkeypatch.setattr(cal, "FLOORS_PATH", other)
+    for kind, kw in (("model", {"model": "default"}), ("library", {"library": "usgs_splib07"})):
+        assert config_hash(resolve_classifier(BatchConfig(**kw))) != before[kind], kind
