@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import platform
 import sys
@@ -129,11 +128,9 @@ def main(argv=None) -> int:
            "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
            "numba_threads": numba.get_num_threads(), "pixels": n, "shape": list(cube.shape),
            "repeat": args.repeat, "hsimin_runs": rows, "peers": peers}
+    from hsimin.io.writers import write_json
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(args.out).with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=1) + "\n")
-    os.replace(tmp, args.out)
-    print(f"wrote {args.out}")
+    print(f"wrote {write_json(out, args.out, overwrite=True)}")
     return 0
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import platform
 import sys
@@ -169,11 +168,9 @@ def main(argv=None) -> int:
     out = {"benchmark": "gate_bench", "hsimin": hsimin.__version__, "python": platform.python_version(),
            "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
            "model_confidence_cascade": cascade, "learned_surrogate": learned}
+    from hsimin.io.writers import write_json
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(args.out).with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=1) + "\n")
-    os.replace(tmp, args.out)
-    print(f"wrote {args.out}")
+    print(f"wrote {write_json(out, args.out, overwrite=True)}")
     return 0
 
 

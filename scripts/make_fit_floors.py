@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -30,10 +29,9 @@ def main(argv=None) -> int:
         same = FLOORS_PATH.exists() and FLOORS_PATH.read_text(encoding="utf-8") == text
         print(f"{FLOORS_PATH}: {'up to date' if same else 'differs from a fresh run'}")
         return 0 if same else 1
+    from hsimin.io.writers import write_text
     FLOORS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    tmp = FLOORS_PATH.with_suffix(".json.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, FLOORS_PATH)
+    write_text(FLOORS_PATH, text, overwrite=True)
     print(f"wrote {FLOORS_PATH}: {len(table['floors'])} minerals")
     return 0
 
