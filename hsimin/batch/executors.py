@@ -191,11 +191,11 @@ def run_local(jobs: list[TrayJob], config: BatchConfig, out: str, workers: int, 
                         on_result(job, _died_record(job, attempt))
                 in_flight.clear()
                 solo = False
-                pool.shutdown(wait=False, cancel_futures=True)
-                # and every worker of the broken pool ended here: a worker the pool started for a submit that raced
-                # its own break-up is missed by its clean-up, which then waits on it for ever (the interpreter
-                # hangs at exit, joining the pool's manager thread)
+                # every worker of the broken pool ended here, before the pool lets go of its list of them (shutdown
+                # clears it): a worker the pool started for a submit that raced its own break-up is missed by its
+                # clean-up, and the interpreter then hangs at exit, joining it
                 _terminate(pool)
+                pool.shutdown(wait=False, cancel_futures=True)
                 pool = new_pool()
     finally:
         pool.shutdown(wait=not abandoned and not stop.abandon.is_set(), cancel_futures=True)
