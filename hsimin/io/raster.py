@@ -153,7 +153,7 @@ def write_raster_h5(raster: Raster, path: str | os.PathLike, *, extra: Mapping[s
     values = np.array(raster.values, dtype=np.float32)
     if raster.mask is not None:
         values[~raster.mask] = np.nan
-    from .hdf5 import guarded_h5   # written through the guard that keeps a full disk from crashing HDF5
+    from .hdf5_guard import guarded_h5   # written through the guard that keeps a full disk from crashing HDF5
     with atomic_output(path, overwrite=overwrite) as tmp:
         with guarded_h5(tmp, path) as (f, _check):
             f.attrs["hsimin_raster"] = RASTER_SCHEMA
