@@ -46,11 +46,10 @@ import math
 import threading
 from collections import OrderedDict
 
-import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._numba import jit, parallel_jit, parallel_section
+from .._numba import jit, parallel_rows
 from ..core.errors import InputError, WavelengthError
 from ..core.types import SpectralLibrary
 from ..core.units import check_wavelengths
@@ -295,34 +294,85 @@ def _has_nan(row):  # pragma: no cover - compiled
     return False
 
 
-@parallel_jit(fastmath={"reassoc", "contract"})
-def _apply_banded(X, start, W, total, min_weight, out):  # pragma: no cover - compiled
-    # fastmath flags 'reassoc' and 'contract' only: they let the banded dot products vectorise (about 1.5x);
-    # 'nnan'/'ninf' are not set, so NaN tests and NaN results behave exactly as without fastmath.
-    N = X.shape[0]
+@jit
+def _row_with_nan(x, start, W, min_weight, out):  # pragma: no cover - compiled
+    # a spectrum with missing channels: the weights of its finite channels only, and their own sum
     T, K = W.shape
-    for i in numba.prange(N):
-        if not _has_nan(X[i]):
-            # No NaN in this spectrum: a plain banded dot product against precomputed weight sums.
-            for j in range(T):
-                s = start[j]
-                num = 0.0
-                for k in range(K):
-                    num += W[j, k] * X[i, s + k]
-                den = total[j]
-                out[i, j] = num / den if (den >= min_weight and den > 0.0) else np.nan
+    for j in range(T):
+        s = start[j]
+        num = 0.0
+        den = 0.0
+        for k in range(K):
+            v = x[s + k]
+            w = W[j, k]
+            if v == v and w != 0.0:
+                num += w * v
+                den += w
+        out[j] = num / den if (den >= min_weight and den > 0.0) else np.nan
+
+
+@jit
+def _row_clean(x, start, W, total, min_weight, out):  # pragma: no cover - compiled
+    T, K = W.shape
+    for j in range(T):
+        s = start[j]
+        num = 0.0
+        for k in range(K):
+            num += W[j, k] * x[s + k]
+        den = total[j]
+        out[j] = num / den if (den >= min_weight and den > 0.0) else np.nan
+
+
+@jit
+def _apply_banded(X, start, W, total, min_weight, out, r0, r1):  # pragma: no cover - compiled
+    # Rows r0..r1. Each band's sum runs over its window in order (k = 0..K-1), strict IEEE arithmetic, so a
+    # spectrum's result does not depend on the rows around it, the chunking or the threads. Four NaN-free spectra
+    # go together: four independent sums per band hide the latency of the multiply-add chain, which bounds a
+    # single sum of K ~ 10 terms (about 2.4x faster than one spectrum at a time).
+    T, K = W.shape
+    i = r0
+    while i + 4 <= r1:
+        if _has_nan(X[i]) or _has_nan(X[i + 1]) or _has_nan(X[i + 2]) or _has_nan(X[i + 3]):
+            for q in range(i, i + 4):
+                if _has_nan(X[q]):
+                    _row_with_nan(X[q], start, W, min_weight, out[q])
+                else:
+                    _row_clean(X[q], start, W, total, min_weight, out[q])
+            i += 4
+            continue
+        x0 = X[i]
+        x1 = X[i + 1]
+        x2 = X[i + 2]
+        x3 = X[i + 3]
+        for j in range(T):
+            s = start[j]
+            a0 = 0.0
+            a1 = 0.0
+            a2 = 0.0
+            a3 = 0.0
+            for k in range(K):
+                w = W[j, k]
+                a0 += w * x0[s + k]
+                a1 += w * x1[s + k]
+                a2 += w * x2[s + k]
+                a3 += w * x3[s + k]
+            den = total[j]
+            if den >= min_weight and den > 0.0:
+                out[i, j] = a0 / den
+                out[i + 1, j] = a1 / den
+                out[i + 2, j] = a2 / den
+                out[i + 3, j] = a3 / den
+            else:
+                out[i, j] = np.nan
+                out[i + 1, j] = np.nan
+                out[i + 2, j] = np.nan
+                out[i + 3, j] = np.nan
+        i += 4
+    for q in range(i, r1):
+        if _has_nan(X[q]):
+            _row_with_nan(X[q], start, W, min_weight, out[q])
         else:
-            for j in range(T):
-                s = start[j]
-                num = 0.0
-                den = 0.0
-                for k in range(K):
-                    v = X[i, s + k]
-                    w = W[j, k]
-                    if v == v and w != 0.0:
-                        num += w * v
-                        den += w
-                out[i, j] = num / den if (den >= min_weight and den > 0.0) else np.nan
+            _row_clean(X[q], start, W, total, min_weight, out[q])
 
 
 def resample(spectra: ArrayLike, wavelengths: ArrayLike, target_wavelengths: ArrayLike,
@@ -364,8 +414,8 @@ def resample(spectra: ArrayLike, wavelengths: ArrayLike, target_wavelengths: Arr
     X2 = np.ascontiguousarray(X.reshape(-1, src.size))
     out = np.empty((X2.shape[0], w.start.size), dtype=out_dtype)
     if X2.shape[0]:
-        with parallel_section():
-            _apply_banded(X2, w.start, w.weights, w.total, float(min_weight) - 1e-9, out)
+        mw = float(min_weight) - 1e-9
+        parallel_rows(X2.shape[0], lambda r0, r1: _apply_banded(X2, w.start, w.weights, w.total, mw, out, r0, r1))
     return out.reshape(lead + (w.start.size,))
 
 

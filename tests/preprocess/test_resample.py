@@ -121,6 +121,36 @@ def test_nan_channels_are_left_out_and_weights_renormalised(rng):
     assert got[0] == pytest.approx(resample(s, src, dst, fw)[0], abs=1e-15)   # far from the gap: unchanged
 
 
+def test_each_spectrum_is_resampled_alone_whatever_its_neighbours_and_the_threads(rng):
+    """The kernel takes four NaN-free spectra at a time: every spectrum must still get the result it gets alone,
+    the window's terms summed in order, whether it sits in a group of four, beside a spectrum with a missing
+    channel, in the remainder rows, or in another thread's chunk."""
+    from hsimin._numba import num_threads
+    src = np.arange(1000.0, 2500.0, 6.0)
+    dst = np.arange(1010.0, 2490.0, 5.6)
+    X = np.array([smooth_spectrum(rng, src) for _ in range(4103)])
+    X[rng.choice(len(X), 300, replace=False), rng.integers(0, src.size, 300)] = np.nan
+    alone = np.array([resample(x, src, dst, 14.0, source_fwhm=10.0) for x in X[:40]])
+    w = resampling_weights(src, dst, 14.0, source_fwhm=10.0)
+    for i in np.flatnonzero(np.isfinite(X[:40]).all(axis=1)):   # the strict in-order sum of the window
+        for j in range(dst.size):
+            num = 0.0
+            for k in range(w.weights.shape[1]):
+                num += w.weights[j, k] * X[i, w.start[j] + k]
+            assert alone[i, j] == num / w.total[j]
+    with num_threads(1):
+        one = resample(X, src, dst, 14.0, source_fwhm=10.0)
+    with num_threads(2):
+        two = resample(X, src, dst, 14.0, source_fwhm=10.0)
+        shifted = resample(X[1:], src, dst, 14.0, source_fwhm=10.0)
+    assert np.array_equal(one, two, equal_nan=True)
+    assert np.array_equal(one[1:], shifted, equal_nan=True)
+    assert np.array_equal(one[:40], alone, equal_nan=True)
+    f32 = resample(X.astype(np.float32), src, dst, 14.0, source_fwhm=10.0)
+    assert f32.dtype == np.float32
+    np.testing.assert_allclose(f32, one, rtol=1e-6, atol=1e-7)
+
+
 def test_band_mostly_on_missing_channels_is_nan():
     src = np.arange(1000.0, 1100.0, 1.0)
     s = np.full(src.size, 0.5)
