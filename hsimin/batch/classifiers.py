@@ -124,6 +124,7 @@ class _ModelClassifier:
     def __init__(self, config: BatchConfig, cube: Cube):
         from ..models import load_model
         self.loaded = load_model(config.model)
+        self.library_gate = bool(config.library_gate)
         ps = self.loaded.patch_size
         dense = bool(getattr(self.loaded.model, "dense", False))
         self.fused = not dense and not (ps is not None and int(ps) > 1)
@@ -136,7 +137,9 @@ class _ModelClassifier:
         from ..predict.workflow import ASPECTRAL_CLASS, library_gate_map
         mm = predict_cube(cube, self.loaded)
         prov = {k: v for k, v in mm.provenance.items() if k not in self.VOLATILE}
-        if ASPECTRAL_CLASS in list(mm.classes):
+        if not self.library_gate:
+            prov["library_gate"] = "not applied: turned off (--no-library-gate)"
+        elif ASPECTRAL_CLASS in list(mm.classes):
             # the library gate of hsimin classify (hsimin.predict.workflow): aspectral and unknown decided by the
             # library path's SWIR answer, so a tray mapped here and a cube mapped by classify agree
             try:
@@ -152,7 +155,8 @@ class _ModelClassifier:
 def tray_classifier(config: BatchConfig, cube: Cube):
     """The classifier for this config and band set, built once per process."""
     if config.model is not None:
-        key = "model:" + json.dumps([config.classifier_id or {"path": config.model}, config.artefacts],
+        key = "model:" + json.dumps([config.classifier_id or {"path": config.model}, config.artefacts,
+                                     config.library_gate],
                                     sort_keys=True) + _bands_key(cube.wavelengths, cube.fwhm, cube.bad_bands)
     else:
         key = "library:" + json.dumps([config.library, config.method, config.artefacts, config.recipe,

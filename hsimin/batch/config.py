@@ -23,7 +23,9 @@ class BatchConfig:
     or file with ``method`` (``sam``, ``sid``, ``match``, ``mixture``) and an optional ``recipe`` (a
     :class:`~hsimin.preprocess.Recipe` dict). ``artefacts``: recognise tray artefacts (plastic, wood, cardboard,
     metal) from the ``usgs_artefacts`` spectra: added to the library, or, for a model without artefact classes,
-    used to screen the tray out before the model runs.
+    used to screen the tray out before the model runs. ``library_gate`` (model only): for a model with an
+    ``aspectral`` class, aspectral and unknown decided by the library path's SWIR answer, as ``hsimin classify``
+    does by default (:func:`hsimin.predict.workflow.library_gate_map`); False leaves them to the model.
     ``top_k``: best classes kept per pixel (library). Masking: ``min_albedo``, ``min_contrast``,
     ``saturation`` (see :mod:`hsimin.preprocess.masking`; ``min_contrast`` 0 skips the flat test, which costs a
     continuum removal per pixel and which the classifier's artefact classes make redundant on black trays).
@@ -41,6 +43,7 @@ class BatchConfig:
     library: str | None = None
     method: str = "unmix"
     artefacts: bool = True
+    library_gate: bool = True
     top_k: int = 3
     recipe: dict | None = None
     min_albedo: float = 0.03
@@ -60,6 +63,9 @@ class BatchConfig:
             raise ConfigError("give either a model (--model) or a spectral library (--library), not both")
         if self.model is not None and self.recipe is not None:
             raise ConfigError("a model carries its own preprocessing recipe; --recipe applies to --library only")
+        if self.model is None and not self.library_gate:
+            raise ConfigError("--no-library-gate applies to --model only (a library run's answers are the library "
+                              "path's own)")
         from ..classical.defaults import METHOD_NAMES
         if self.library is not None and self.method not in METHOD_NAMES:
             raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(METHOD_NAMES)}")

@@ -169,7 +169,8 @@ def resolve_classifier(config: BatchConfig) -> BatchConfig:
         loaded = load_model(p)
         screen = config.artefacts and not has_artefact_classes(loaded.class_names)
         from ..predict.workflow import ASPECTRAL_CLASS
-        gated = ASPECTRAL_CLASS in list(loaded.class_names)   # the library gate decides aspectral and unknown
+        # the library gate decides aspectral and unknown (unless turned off)
+        gated = config.library_gate and ASPECTRAL_CLASS in list(loaded.class_names)
         ident = {"kind": "model", "path": str(p.resolve()), "model_hash": loaded.model_hash,
                  "classes": list(loaded.class_names), "bands": int(len(loaded.wavelengths)),
                  "patch_size": loaded.patch_size, "artefact_screen": bool(screen),

@@ -55,6 +55,10 @@ def register(subparsers) -> None:
                    help="do not recognise tray artefacts (plastic, wood, cardboard, metal) from the usgs_artefacts "
                         "spectra: with --library they are not added to it; with --model the tray is not screened "
                         "out before the model (models without artefact classes)")
+    g.add_argument("--no-library-gate", dest="library_gate", action="store_false",
+                   help="with --model: leave aspectral and unknown to the model instead of deciding them by the "
+                        "library path's SWIR answer (as 'hsimin classify --no-library-gate'): faster, and agrees "
+                        "less with TSA on real spectra (the model card, hsimin/models/weights/README.md)")
     g.add_argument("--recipe", metavar="FILE",
                    help="preprocessing recipe (.toml or .json) applied to every block and to the library")
     x = p.add_argument_group("execution")
@@ -138,7 +142,8 @@ def run_batch_command(args) -> int:
     recipe = recipe_from_file(args.recipe) if args.recipe else None
     library = args.library if args.library or args.model else DEFAULT_LIBRARY
     config = BatchConfig(model=args.model, library=library, method=args.method, artefacts=args.artefacts,
-                         top_k=args.top_k, recipe=recipe, min_albedo=args.min_albedo, min_contrast=args.min_contrast,
+                         library_gate=args.library_gate, top_k=args.top_k, recipe=recipe,
+                         min_albedo=args.min_albedo, min_contrast=args.min_contrast,
                          saturation=args.saturation, windows=args.windows, gaps=args.gaps, order=args.reading_order,
                          block_mb=args.block_mb, threads=args.threads, interval_m=args.interval_m)
     progress = _Progress()

@@ -128,6 +128,9 @@ def test_config_rejects_bad_combinations():
         BatchConfig(library="usgs_splib07", interval_m=0)
     assert config_hash(LIB) == config_hash(BatchConfig(library="usgs_splib07", threads=2, interval_m=5))
     assert config_hash(LIB) != config_hash(BatchConfig(library="usgs_splib07", method="sid"))
+    with pytest.raises(ConfigError, match="--model only"):
+        BatchConfig(library="usgs_splib07", library_gate=False)
+    assert config_hash(BatchConfig(model="m.pt")) != config_hash(BatchConfig(model="m.pt", library_gate=False))
 
 
 # --------------------------------------------------------------------------------------------- models
@@ -252,6 +255,14 @@ def test_shipped_model_in_batch_answers_as_classify_does(tmp_path, sample_raw, w
     changed = plain.map.labels != gated.map.labels
     assert changed[10:20, 5:12].sum() >= 10
     assert mm.provenance["library_gate"]["answer"].endswith("swir_status")
+    # --no-library-gate: the model's own aspectral, as classify's library_gate=False on the same pixels
+    r = process_tray(TrayJob("H", "T", str(hdr), 0.0, 1.0),
+                     BatchConfig(model=str(default_model_path()), threads=1, library_gate=False), str(tmp_path / "b"))
+    assert r["status"] == "done", r.get("error")
+    ungated = hsimin.open_map(tmp_path / "b/H/T.h5")
+    np.testing.assert_array_equal(ungated.labels[kept], plain.map.labels[kept])
+    assert (ungated.labels[kept] != mm.labels[kept]).sum() >= 10
+    assert "turned off" in ungated.provenance["library_gate"]
 
 
 def test_a_tray_maps_the_same_on_one_and_on_two_threads(tmp_path):
